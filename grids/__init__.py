@@ -1,0 +1,1 @@
+"""Feeder models (reference feeder, loaders, checks) and the load-flow engine."""

@@ -1,0 +1,1 @@
+"""Mosaik simulators and the actor models behind them (profiles, homes, grid, collector)."""

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces of the testbed: typed errors, scenarios, KPIs, results."""
