@@ -290,6 +290,11 @@ class CemsInput:
     ev_reference_kw
         The EV's uncontrolled charging per step [kW] (for example the simbench profile the
         sessions were derived from); ``None`` means "full power from arrival".
+    start_step
+        Steps before this one are in the past (a rolling re-plan): the battery, PV
+        curtailment, EV and thermal load do not act there, and the battery is at
+        ``soc_init`` at the start of this step. The caller gives the remaining EV and thermal
+        energies and fixes the appliances already started (see :mod:`sims.cems.operate`).
     """
 
     home: HomeSpec
@@ -304,6 +309,7 @@ class CemsInput:
     soc_init: float | None = None
     soc_end: float | None = None
     ev_reference_kw: np.ndarray | None = None
+    start_step: int = 0
 
     @property
     def n_steps(self) -> int:
@@ -362,7 +368,7 @@ class CemsInput:
                 )
                 continue
             last_dep = s.departure
-            cap = ev.charger_kw * (s.departure - s.arrival) * dt
+            cap = ev.charger_kw * (s.departure - max(s.arrival, self.start_step)) * dt
             if s.energy_kwh > cap + 1e-9:
                 out.append(
                     f"{hid}: EV session {k} needs {s.energy_kwh:.2f} kWh but the "
@@ -389,13 +395,19 @@ class CemsInput:
                 out.append(f"{hid}: appliance {a.name!r} has negative power in its cycle")
         th = self.thermal
         if th is not None:
-            if th.energy_kwh > th.rated_kw * n * dt + 1e-9:
+            most = th.rated_kw * (n - self.start_step) * dt
+            if th.energy_kwh > most + 1e-9:
                 out.append(
                     f"{hid}: thermal load needs {th.energy_kwh:.2f} kWh but its {th.rated_kw}"
-                    f" kW rating gives at most {th.rated_kw * n * dt:.2f} kWh in the day"
+                    f" kW rating gives at most {most:.2f} kWh in the day"
                 )
             if th.energy_kwh < 0:
                 out.append(f"{hid}: thermal energy {th.energy_kwh} kWh < 0")
+        if not 0 <= self.start_step < n:
+            out.append(f"{hid}: start_step {self.start_step} outside the day of {n} steps")
+        for k, s in enumerate(self.ev_sessions):
+            if s.energy_kwh > 1e-9 and s.departure <= self.start_step:
+                out.append(f"{hid}: EV session {k} departs before start_step with energy due")
         b = self.battery
         if b is not None:
             for nm, v in (("soc_init", self.soc_init), ("soc_end", self.soc_end)):

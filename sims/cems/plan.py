@@ -158,6 +158,13 @@ def model_data(
         eta = 1.0
         ch_ub = dis_ub = np.zeros(n)
 
+    past = slice(0, inp.start_step)
+    if inp.start_step > 0:
+        ch_ub, dis_ub = np.array(ch_ub, dtype=float), np.array(dis_ub, dtype=float)
+        ch_ub[past] = dis_ub[past] = 0.0
+        soc_lb, soc_ub = soc_lb.copy(), soc_ub.copy()
+        soc_lb[: inp.start_step + 1] = soc_ub[: inp.start_step + 1] = soc_lb[0]
+
     ev_ub = np.zeros(n)
     evd_ub = np.zeros(n)
     cum_lb = np.zeros(n)
@@ -176,10 +183,12 @@ def model_data(
             cum_lb[s.departure - 1 :] = done
             cum_ub[s.departure - 1 :] = done
         ev_ref = uncontrolled_devices(inp)["ev_kw"]
+        ev_ub[past] = evd_ub[past] = 0.0
 
     th = inp.thermal
     if th is not None:
         th_ub, th_energy, th_ref = full * th.rated_kw, th.energy_kwh, thermal_reference(inp)
+        th_ub[past] = 0.0
     else:
         th_ub, th_energy, th_ref = np.zeros(n), 0.0, np.zeros(n)
 
@@ -216,7 +225,7 @@ def model_data(
         rhs_bal=base - pv,
         imp_ub=full * home.max_import_kw,
         exp_ub=full * home.max_export_kw,
-        curt_ub=pv.copy(),
+        curt_ub=np.where(np.arange(n) < inp.start_step, 0.0, pv),
         ch_ub=np.array(ch_ub, dtype=float),
         dis_ub=np.array(dis_ub, dtype=float),
         eta_c=eta,
