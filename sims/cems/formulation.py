@@ -148,7 +148,9 @@ class RawSolution:
     gap
         Relative MIP gap reached (0 for an LP solved to optimality) [-].
     update_s, solve_s, read_s
-        Time to write the numbers, to run HiGHS, to read the solution [s].
+        Time to write the numbers, to run HiGHS, to read the solution [s] (wall clock).
+    solve_cpu_s
+        CPU time of the HiGHS run [s] (robust to other processes on the machine).
     """
 
     ok: bool
@@ -160,6 +162,7 @@ class RawSolution:
     update_s: float
     solve_s: float
     read_s: float
+    solve_cpu_s: float = float("nan")
 
 
 _STEP_VARS = (
@@ -236,6 +239,9 @@ class DayModel:
         self._eta = (float("nan"), float("nan"))
         self._index()
         self._current_profile = np.full((n_slots, max_cycle), np.nan)
+        self.slot_last_used = [0] * n_slots
+        self.last_solve_cpu_s = 0.0
+        self.solves = 0
         self.build_s = time.perf_counter() - t0
         self.pyomo_build_s = t1 - t0
 
@@ -417,9 +423,10 @@ class DayModel:
                 h.changeCoeff(int(r["socd"][t]), int(c["ch"][t]), -dt * d.eta_c)
                 h.changeCoeff(int(r["socd"][t]), int(c["dis"][t]), dt / d.eta_d)
             self._eta = (d.eta_c, d.eta_d)
-        # appliance cycle profiles: only the slots whose profile changed
+        # appliance cycle profiles: only the used slots whose profile changed (an unused slot
+        # has all its starts fixed to 0, so its profile does not matter)
         for a in range(self.n_slots):
-            if np.array_equal(self._current_profile[a], d.profile[a]):
+            if d.active[a] == 0 or np.array_equal(self._current_profile[a], d.profile[a]):
                 continue
             for j in range(self.max_cycle):
                 v = -float(d.profile[a, j])
@@ -456,19 +463,23 @@ class DayModel:
             ``"direct"`` or ``"pyomo"`` (see the module docstring).
         """
         t0 = time.perf_counter()
+        c0 = time.process_time()
         if path == "direct":
             self._set_direct(d)
             t1 = time.perf_counter()
+            c0 = time.process_time()
             self.highs.run()
             status = self._status()
         elif path == "pyomo":
             self._set_pyomo(d)
             t1 = time.perf_counter()
+            c0 = time.process_time()
             res = self.opt.solve(self.model)  # update_params only (see update_config)
             status = res.termination_condition.name
         else:
             raise ValueError(f"unknown update path {path!r}")
         t2 = time.perf_counter()
+        self.last_solve_cpu_s = time.process_time() - c0
         info = self.highs.getInfo()
         sol = self.highs.getSolution()
         ok = sol.value_valid and status in ("optimal", "maxTimeLimit")
@@ -486,7 +497,7 @@ class DayModel:
         else:
             bound, gap = obj, 0.0
         return RawSolution(True, status, vals, obj, bound, gap, t1 - t0, t2 - t1,
-                           time.perf_counter() - t2)
+                           time.perf_counter() - t2, self.last_solve_cpu_s)
 
     def _status(self) -> str:
         st = self.highs.getModelStatus()
