@@ -29,8 +29,10 @@ from sims.cems.synthetic import random_homes  # noqa: E402
 
 def _stats(x) -> str:
     x = np.asarray(x) * 1e3
-    return (f"median {np.median(x):6.1f}  mean {x.mean():6.1f}  p90 {np.percentile(x, 90):6.1f}"
-            f"  max {x.max():7.1f} ms")
+    return (
+        f"median {np.median(x):6.1f}  mean {x.mean():6.1f}  p90 {np.percentile(x, 90):6.1f}"
+        f"  max {x.max():7.1f} ms"
+    )
 
 
 def serial(homes, path: str) -> dict:
@@ -48,15 +50,24 @@ def serial(homes, path: str) -> dict:
         p = plan_day(inp, path=path)
         t2 = time.perf_counter()
         prep.append(t1 - t0)
-        total.append((t2 - t1))
+        total.append(t2 - t1)
         upd.append(p.timings.get("update", np.nan))
         solve.append(p.timings.get("solve", np.nan))
         read.append(p.timings.get("read", np.nan))
         flex.append(p.timings.get("flex", np.nan))
         gaps.append(p.gap)
         plans.append(p)
-    return dict(build=build, prep=prep, upd=upd, solve=solve, read=read, flex=flex,
-                total=total, gaps=gaps, plans=plans)
+    return dict(
+        build=build,
+        prep=prep,
+        upd=upd,
+        solve=solve,
+        read=read,
+        flex=flex,
+        total=total,
+        gaps=gaps,
+        plans=plans,
+    )
 
 
 def main() -> None:
@@ -65,14 +76,20 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--pyomo-homes", type=int, default=40,
-                    help="homes solved with the pyomo-Param update path for comparison")
+    ap.add_argument(
+        "--pyomo-homes",
+        type=int,
+        default=40,
+        help="homes solved with the pyomo-Param update path for comparison",
+    )
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     homes = random_homes(args.homes, args.seed)
-    print(f"{args.homes} homes (seed {args.seed}) generated in {time.perf_counter() - t0:.2f} s; "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"{args.homes} homes (seed {args.seed}) generated in {time.perf_counter() - t0:.2f} s; "
+        f"{os.cpu_count()} CPUs"
+    )
     feats = {
         "PV": sum(h.home.pv_kwp > 0 for h in homes),
         "battery": sum(h.battery is not None for h in homes),
@@ -95,8 +112,10 @@ def main() -> None:
     print(f"  plan_day total   {_stats(s['total'])}")
     gaps = np.array(s["gaps"])
     fb = sum(p.fallback for p in s["plans"])
-    print(f"  gap: max {np.nanmax(gaps) * 100:.4f} %  median {np.nanmedian(gaps) * 100:.5f} %"
-          f"  (HiGHS mip_gap, tolerance 0.01 %); fallbacks {fb}")
+    print(
+        f"  gap: max {np.nanmax(gaps) * 100:.4f} %  median {np.nanmedian(gaps) * 100:.5f} %"
+        f"  (HiGHS mip_gap, tolerance 0.01 %); fallbacks {fb}"
+    )
     print(f"  sum of plan_day: {sum(s['total']):.2f} s for {len(homes)} homes")
 
     # ---- pyomo update path (subset)
@@ -107,8 +126,10 @@ def main() -> None:
         print(f"  set Params       {_stats(sp['upd'])}")
         print(f"  APPSI update+solve {_stats(sp['solve'])}")
         print(f"  plan_day total   {_stats(sp['total'])}")
-        same = [abs(a.objective_eur - b.objective_eur) <= 1e-6 + 1e-4 * abs(b.objective_eur)
-                for a, b in zip(s["plans"][:k], sp["plans"], strict=True)]
+        same = [
+            abs(a.objective_eur - b.objective_eur) <= 1e-6 + 1e-4 * abs(b.objective_eur)
+            for a, b in zip(s["plans"][:k], sp["plans"], strict=True)
+        ]
         print(f"  same objective as the direct path: {sum(same)}/{k}")
 
     # ---- pool
@@ -125,9 +146,12 @@ def main() -> None:
     finally:
         pool.close()
     print(f"  pool start + model build in each worker: {t_start:.2f} s")
-    print(f"  plan {len(homes)} homes, warm pool: "
-          + ", ".join(f"{r:.2f}" for r in rounds) + f" s  -> median {np.median(rounds):.2f} s"
-          f" ({np.median(rounds) / len(homes) * 1e3:.1f} ms per home wall)")
+    print(
+        f"  plan {len(homes)} homes, warm pool: "
+        + ", ".join(f"{r:.2f}" for r in rounds)
+        + f" s  -> median {np.median(rounds):.2f} s"
+        f" ({np.median(rounds) / len(homes) * 1e3:.1f} ms per home wall)"
+    )
     print(f"  cold (pool start + first round): {t_start + rounds[0]:.2f} s")
     g = np.array([p.gap for p in plans])
     print(f"  gap max {np.nanmax(g) * 100:.4f} %; fallbacks {sum(p.fallback for p in plans)}")
@@ -138,8 +162,10 @@ def main() -> None:
     bill_c = sum(p.bill_eur for p in plans)
     peak_u = np.sum([u["net_kw"] for u in unc], axis=0).max()
     peak_c = np.sum([p.net_kw for p in plans], axis=0).max()
-    print(f"\nbills: uncontrolled {bill_u:.2f} EUR, CEMS {bill_c:.2f} EUR "
-          f"(saving {bill_u - bill_c:.2f} EUR, {100 * (bill_u - bill_c) / bill_u:.1f} %)")
+    print(
+        f"\nbills: uncontrolled {bill_u:.2f} EUR, CEMS {bill_c:.2f} EUR "
+        f"(saving {bill_u - bill_c:.2f} EUR, {100 * (bill_u - bill_c) / bill_u:.1f} %)"
+    )
     print(f"community peak: uncontrolled {peak_u:.1f} kW, CEMS {peak_c:.1f} kW")
 
 

@@ -90,9 +90,7 @@ class Tariff:
         """
         net = np.asarray(net_kw, dtype=float)
         imp, exp = self.prices(net.size)
-        return float(
-            step_h * (imp @ np.maximum(net, 0.0) - exp @ np.maximum(-net, 0.0))
-        )
+        return float(step_h * (imp @ np.maximum(net, 0.0) - exp @ np.maximum(-net, 0.0)))
 
 
 def tou_tariff(
@@ -345,9 +343,7 @@ class CemsInput:
             out.append(f"{hid}: pv_kw negative at step {int(np.argmin(pv))}")
         if np.any(imp <= exp):
             t = int(np.flatnonzero(imp <= exp)[0])
-            out.append(
-                f"{hid}: tariff import price {imp[t]} <= export price {exp[t]} at step {t}"
-            )
+            out.append(f"{hid}: tariff import price {imp[t]} <= export price {exp[t]} at step {t}")
         over = base - pv - self.home.max_import_kw
         if np.any(over > 1e-9) and (self.battery is None or self.battery.capacity_kwh <= 0):
             t = int(np.argmax(over))
@@ -412,9 +408,7 @@ class CemsInput:
         if b is not None:
             for nm, v in (("soc_init", self.soc_init), ("soc_end", self.soc_end)):
                 if v is not None and not (b.soc_min - 1e-9 <= v <= b.soc_max + 1e-9):
-                    out.append(
-                        f"{hid}: battery {nm} {v} outside [{b.soc_min}, {b.soc_max}]"
-                    )
+                    out.append(f"{hid}: battery {nm} {v} outside [{b.soc_min}, {b.soc_max}]")
         return out
 
 

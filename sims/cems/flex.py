@@ -105,7 +105,9 @@ def flexibility(plan, inp: CemsInput) -> tuple[np.ndarray, np.ndarray, np.ndarra
     ev = inp.home.ev
     if ev is not None and inp.ev_sessions:
         pe = np.maximum(plan.ev_kw, 0.0)
-        shiftable(pe, np.full(n, ev.charger_kw), [(s.arrival, s.departure) for s in inp.ev_sessions])
+        shiftable(
+            pe, np.full(n, ev.charger_kw), [(s.arrival, s.departure) for s in inp.ev_sessions]
+        )
     if inp.thermal is not None:
         shiftable(plan.thermal_kw, np.full(n, inp.thermal.rated_kw), [(0, n)])
 

@@ -305,18 +305,31 @@ class DayModel:
 
         m.bal = pyo.Constraint(
             m.T,
-            rule=lambda m, t: m.imp[t] - m.exp[t] - m.curt[t] - m.ch[t] + m.dis[t] - m.ev[t]
-            + m.evd[t] - m.app[t] - m.th[t] == m.rhs_bal[t],
+            rule=lambda m, t: (
+                m.imp[t]
+                - m.exp[t]
+                - m.curt[t]
+                - m.ch[t]
+                + m.dis[t]
+                - m.ev[t]
+                + m.evd[t]
+                - m.app[t]
+                - m.th[t]
+                == m.rhs_bal[t]
+            ),
         )
         m.socd = pyo.Constraint(
             m.T,
-            rule=lambda m, t: m.soc[t + 1] - m.soc[t] - dt * m.eta_c * m.ch[t]
-            + (dt / m.eta_d) * m.dis[t] == 0,
+            rule=lambda m, t: (
+                m.soc[t + 1] - m.soc[t] - dt * m.eta_c * m.ch[t] + (dt / m.eta_d) * m.dis[t] == 0
+            ),
         )
         m.cumd = pyo.Constraint(
             m.T,
-            rule=lambda m, t: m.cum[t] - (m.cum[t - 1] if t > 0 else 0) - dt * m.ev[t]
-            + (dt / ETA_V2G) * m.evd[t] == 0,
+            rule=lambda m, t: (
+                m.cum[t] - (m.cum[t - 1] if t > 0 else 0) - dt * m.ev[t] + (dt / ETA_V2G) * m.evd[t]
+                == 0
+            ),
         )
         m.evdev = pyo.Constraint(
             m.T, rule=lambda m, t: m.ev[t] - m.evd[t] - m.evdp[t] + m.evdn[t] == m.ev_ref[t]
@@ -325,15 +338,23 @@ class DayModel:
         m.thdev = pyo.Constraint(
             m.T, rule=lambda m, t: m.th[t] - m.thdp[t] + m.thdn[t] == m.th_ref[t]
         )
-        m.once = pyo.Constraint(m.A, rule=lambda m, a: sum(m.s[a, t] for t in m.T) == m.app_active[a])
+        m.once = pyo.Constraint(
+            m.A, rule=lambda m, a: sum(m.s[a, t] for t in m.T) == m.app_active[a]
+        )
         m.appd = pyo.Constraint(
             m.T,
-            rule=lambda m, t: m.app[t]
-            - sum(m.profile[a, j] * m.s[a, t - j] for a in m.A for j in m.J if t - j >= 0)
-            == 0,
+            rule=lambda m, t: (
+                m.app[t]
+                - sum(m.profile[a, j] * m.s[a, t - j] for a in m.A for j in m.J if t - j >= 0)
+                == 0
+            ),
         )
-        m.band_hi = pyo.Constraint(m.T, rule=lambda m, t: m.imp[t] - m.exp[t] - m.vu[t] <= m.bmax[t])
-        m.band_lo = pyo.Constraint(m.T, rule=lambda m, t: m.imp[t] - m.exp[t] + m.vd[t] >= m.bmin[t])
+        m.band_hi = pyo.Constraint(
+            m.T, rule=lambda m, t: m.imp[t] - m.exp[t] - m.vu[t] <= m.bmax[t]
+        )
+        m.band_lo = pyo.Constraint(
+            m.T, rule=lambda m, t: m.imp[t] - m.exp[t] + m.vd[t] >= m.bmin[t]
+        )
         m.obj = pyo.Objective(
             expr=sum(
                 m.c_imp[t] * m.imp[t]
@@ -356,9 +377,7 @@ class DayModel:
         T = range(self.n)
         self.col = {nm: np.array([vmap[id(getattr(m, nm)[t])] for t in T]) for nm in _STEP_VARS}
         self.col["soc"] = np.array([vmap[id(m.soc[t])] for t in range(self.n + 1)])
-        self.col["s"] = np.array(
-            [[vmap[id(m.s[a, t])] for t in T] for a in range(self.n_slots)]
-        )
+        self.col["s"] = np.array([[vmap[id(m.s[a, t])] for t in T] for a in range(self.n_slots)])
         self.row = {
             nm: np.array([cmap[getattr(m, nm)[t]] for t in T])
             for nm in ("bal", "socd", "evdev", "thdev", "band_hi", "band_lo")
@@ -496,8 +515,18 @@ class DayModel:
             gap = float(info.mip_gap)
         else:
             bound, gap = obj, 0.0
-        return RawSolution(True, status, vals, obj, bound, gap, t1 - t0, t2 - t1,
-                           time.perf_counter() - t2, self.last_solve_cpu_s)
+        return RawSolution(
+            True,
+            status,
+            vals,
+            obj,
+            bound,
+            gap,
+            t1 - t0,
+            t2 - t1,
+            time.perf_counter() - t2,
+            self.last_solve_cpu_s,
+        )
 
     def _status(self) -> str:
         st = self.highs.getModelStatus()

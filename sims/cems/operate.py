@@ -151,7 +151,9 @@ class Operator:
                 apps.append(ApplianceCycle(a.name, a.profile_kw, k, k + a.steps, k))
             else:
                 first = max(a.earliest_start, t)
-                apps.append(replace(a, earliest_start=first, preferred_start=max(a.preferred_start, first)))
+                apps.append(
+                    replace(a, earliest_start=first, preferred_start=max(a.preferred_start, first))
+                )
         th = inp.thermal
         if th is not None:
             ref = None if th.reference_kw is None else np.where(past, 0.0, th.reference_kw)

@@ -328,8 +328,15 @@ def fallback_plan(inp: CemsInput, status: str, reason: str) -> Plan:
         pv = np.nan_to_num(np.asarray(inp.pv_kw, dtype=float).ravel())
         m = min(base.size, pv.size)
         z = np.zeros(m)
-        u = {"net_kw": base[:m] - pv[:m], "battery_kw": z, "ev_kw": z, "appliance_kw": z,
-             "thermal_kw": z, "soc": np.full(m + 1, np.nan), "appliance_starts": []}
+        u = {
+            "net_kw": base[:m] - pv[:m],
+            "battery_kw": z,
+            "ev_kw": z,
+            "appliance_kw": z,
+            "thermal_kw": z,
+            "soc": np.full(m + 1, np.nan),
+            "appliance_starts": [],
+        }
         reason = f"{reason}; uncontrolled schedule failed too ({e}): base load minus PV only"
         n = m
     try:
@@ -383,8 +390,9 @@ def plan_day(
     if price_signal_eur_per_kwh is not None:
         sig = np.asarray(price_signal_eur_per_kwh, dtype=float)
         if sig.size not in (1, inp.n_steps) or not np.all(np.isfinite(sig)):
-            problems.append(f"{inp.home.home_id}: price signal must be finite, 1 or "
-                            f"{inp.n_steps} values")
+            problems.append(
+                f"{inp.home.home_id}: price signal must be finite, 1 or {inp.n_steps} values"
+            )
     if problems:
         return fallback_plan(inp, "invalid_input", "; ".join(problems))
     model = _model_for(inp)
@@ -437,7 +445,11 @@ def _to_plan(inp: CemsInput, raw: RawSolution, slots: list[int], band: Band | No
     if np.any(both > 1e-5):
         notes.append(f"simultaneous charge and discharge at {int(np.sum(both > 1e-5))} steps")
     b = inp.battery
-    soc = v["soc"] / b.capacity_kwh if b is not None and b.capacity_kwh > 0 else np.full(n + 1, np.nan)
+    soc = (
+        v["soc"] / b.capacity_kwh
+        if b is not None and b.capacity_kwh > 0
+        else np.full(n + 1, np.nan)
+    )
     starts = [int(np.argmax(v["s"][slot])) for slot in slots]
     viol = np.zeros(n)
     if band is not None:
@@ -553,8 +565,9 @@ def plan_days(
         k = len(inputs)
         return [
             _plan_one((i, b, s, flexibility))
-            for i, b, s in zip(inputs, bands or [None] * k, price_signals or [None] * k,
-                               strict=True)
+            for i, b, s in zip(
+                inputs, bands or [None] * k, price_signals or [None] * k, strict=True
+            )
         ]
     with CemsPool(workers) as pool:
         return pool.plan_days(inputs, bands, price_signals, flexibility)

@@ -54,7 +54,9 @@ def random_home(rng: np.random.Generator, index: int, n_steps: int = 96) -> Cems
     battery = None
     if rng.random() < 0.35:
         cap = float(rng.choice([5.0, 7.0, 10.0, 13.5]))
-        battery = Battery(cap, float(min(5.0, cap / 2)), 0.9, 0.1, 0.9, float(rng.uniform(0.2, 0.8)))
+        battery = Battery(
+            cap, float(min(5.0, cap / 2)), 0.9, 0.1, 0.9, float(rng.uniform(0.2, 0.8))
+        )
     cat = CATEGORIES[str(rng.choice(list(CATEGORIES)))]
     ev = None
     sessions: tuple[EvSession, ...] = ()

@@ -12,7 +12,9 @@ from tests.cems.conftest import Battery, ElectricVehicle, hourly
 
 def test_impossible_ev_request_gives_flagged_fallback_with_reason():
     # 40 kWh in 2 h from a 3.7 kW charger (at most 7.4 kWh): no schedule exists.
-    inp = hourly(1.0, [0.2] * 24, ev=ElectricVehicle(3.7, "EV"), ev_sessions=(EvSession(18, 20, 40.0),))
+    inp = hourly(
+        1.0, [0.2] * 24, ev=ElectricVehicle(3.7, "EV"), ev_sessions=(EvSession(18, 20, 40.0),)
+    )
     p = plan_day(inp)
     assert p.fallback and p.status == "invalid_input"
     assert "EV session 0 needs 40.00 kWh" in p.reason and "7.40 kWh" in p.reason
@@ -35,7 +37,9 @@ def test_solver_infeasibility_is_caught_not_silent():
 
 def test_plan_days_survives_bad_homes():
     good = hourly(1.0, [0.2] * 24)
-    bad = hourly(1.0, [0.2] * 24, ev=ElectricVehicle(3.7, "EV"), ev_sessions=(EvSession(0, 1, 9.0),))
+    bad = hourly(
+        1.0, [0.2] * 24, ev=ElectricVehicle(3.7, "EV"), ev_sessions=(EvSession(0, 1, 9.0),)
+    )
     plans = plan_days([good, bad, good], workers=1)
     assert [p.fallback for p in plans] == [False, True, False]
 

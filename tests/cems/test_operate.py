@@ -70,8 +70,12 @@ def test_rolling_replan_keeps_every_commitment():
     n = 24
     prices = np.r_[[0.1] * 7, [0.25] * 9, [0.35] * 3, [0.25] * 5]
     inp = hourly(
-        0.8, prices, export=0.05, battery=Battery(7.0, 3.0, 0.9, 0.1, 0.9, 0.5),
-        ev=ElectricVehicle(7.4, "EV"), ev_sessions=(EvSession(0, 7, 12.0),),
+        0.8,
+        prices,
+        export=0.05,
+        battery=Battery(7.0, 3.0, 0.9, 0.1, 0.9, 0.5),
+        ev=ElectricVehicle(7.4, "EV"),
+        ev_sessions=(EvSession(0, 7, 12.0),),
         appliances=(ApplianceCycle("washing_machine", (2.0, 0.5), 6, 23, 18),),
         thermal=ThermalLoad(3.0, 6.0),
     )
@@ -106,8 +110,9 @@ def test_v2g_is_off_by_default_and_used_when_allowed():
     prices = [0.10] * 4 + [0.40] * 2 + [0.10] * 2
     sess = (EvSession(0, 8, 2.0, v2g_reserve_kwh=4.0),)
     no = plan_day(hourly(3.0, prices, ev=ElectricVehicle(7.4, "EV"), ev_sessions=sess))
-    yes = plan_day(hourly(3.0, prices, home=home(ev=ElectricVehicle(7.4, "EV", v2g=True)),
-                          ev_sessions=sess))
+    yes = plan_day(
+        hourly(3.0, prices, home=home(ev=ElectricVehicle(7.4, "EV", v2g=True)), ev_sessions=sess)
+    )
     assert no.ev_kw.min() >= 0.0
     assert yes.ev_kw[4:6].min() < 0.0
     assert yes.bill_eur < no.bill_eur

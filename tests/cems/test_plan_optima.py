@@ -93,9 +93,16 @@ def test_ev_reaches_energy_by_departure_from_uncontrolled_profile():
     assert sessions == (EvSession(72, 96, pytest.approx(14.8)),)
     from sims.cems import CATEGORIES, CemsInput
 
-    inp = CemsInput(home=home(ev=ElectricVehicle(7.4, "EV")), base_kw=np.zeros(n),
-                    pv_kw=np.zeros(n), tariff=tou_tariff(n), step_h=0.25, ev_sessions=sessions,
-                    category=CATEGORIES["flexible"], ev_reference_kw=prof)
+    inp = CemsInput(
+        home=home(ev=ElectricVehicle(7.4, "EV")),
+        base_kw=np.zeros(n),
+        pv_kw=np.zeros(n),
+        tariff=tou_tariff(n),
+        step_h=0.25,
+        ev_sessions=sessions,
+        category=CATEGORIES["flexible"],
+        ev_reference_kw=prof,
+    )
     p = plan_day(inp)
     assert not p.fallback
     assert p.ev_kw.sum() * 0.25 == pytest.approx(14.8, abs=1e-6)
@@ -126,8 +133,12 @@ def test_flat_tariff_without_pv_moves_nothing():
     n = 24
     bat = Battery(7.0, 3.0, 0.9, 0.1, 0.9, 0.4)
     inp = hourly(
-        np.linspace(0.3, 1.5, n), [0.25] * n, export=0.05, battery=bat,
-        ev=ElectricVehicle(7.4, "EV"), ev_sessions=(EvSession(17, 24, 10.0),),
+        np.linspace(0.3, 1.5, n),
+        [0.25] * n,
+        export=0.05,
+        battery=bat,
+        ev=ElectricVehicle(7.4, "EV"),
+        ev_sessions=(EvSession(17, 24, 10.0),),
         appliances=(ApplianceCycle("dishwasher", (2.0, 0.2, 2.0), 5, 23, 19),),
         thermal=ThermalLoad(3.0, 5.0, np.r_[np.zeros(6), [3.0, 2.0], np.zeros(n - 8)]),
     )

@@ -40,6 +40,13 @@ def test_plans_respect_device_limits():
         for a, k in zip(inp.appliances, p.appliance_starts, strict=True):
             assert a.earliest_start <= k <= a.latest_end - a.steps
         # balance: net = base - pv + curtail + battery + ev + appliances + thermal
-        rhs = (inp.base_kw - inp.pv_kw + p.curtail_kw + p.battery_kw + p.ev_kw
-               + p.appliance_kw + p.thermal_kw)
+        rhs = (
+            inp.base_kw
+            - inp.pv_kw
+            + p.curtail_kw
+            + p.battery_kw
+            + p.ev_kw
+            + p.appliance_kw
+            + p.thermal_kw
+        )
         np.testing.assert_allclose(p.net_kw, rhs, atol=1e-6)
