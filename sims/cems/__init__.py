@@ -5,7 +5,8 @@ Public API
 Inputs (:mod:`sims.cems.assets`)
     :class:`CemsInput`, :class:`Tariff` (and :func:`tou_tariff`), :class:`Band`,
     :class:`EvSession`, :class:`ApplianceCycle`, :class:`ThermalLoad`,
-    :class:`ProsumerCategory` (and ``CATEGORIES``), :func:`ev_sessions_from_profile`,
+    :class:`ProsumerCategory` (and ``CATEGORIES``), :func:`appliance_for_category`,
+    :func:`ev_sessions_from_profile`,
     :func:`thermal_from_profile`.
 Planning (:mod:`sims.cems.plan`)
     :func:`plan_day` (one home, optional band or price signal), :func:`plan_days` and
@@ -25,11 +26,13 @@ from sims.cems.assets import (
     ProsumerCategory,
     Tariff,
     ThermalLoad,
+    appliance_for_category,
     ev_sessions_from_profile,
     thermal_from_profile,
     tou_tariff,
 )
 from sims.cems.fallback import uncontrolled_schedule
+from sims.cems.operate import OperationResult, Operator, StepResult, operate_day
 from sims.cems.plan import CemsPool, Plan, fallback_plan, plan_day, plan_days
 
 __all__ = [
@@ -39,12 +42,17 @@ __all__ = [
     "CemsInput",
     "CemsPool",
     "EvSession",
+    "OperationResult",
+    "Operator",
     "Plan",
     "ProsumerCategory",
+    "StepResult",
     "Tariff",
     "ThermalLoad",
+    "appliance_for_category",
     "ev_sessions_from_profile",
     "fallback_plan",
+    "operate_day",
     "plan_day",
     "plan_days",
     "thermal_from_profile",

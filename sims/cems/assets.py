@@ -27,6 +27,7 @@ __all__ = [
     "ProsumerCategory",
     "Tariff",
     "ThermalLoad",
+    "appliance_for_category",
     "ev_sessions_from_profile",
     "thermal_from_profile",
     "tou_tariff",
@@ -235,6 +236,41 @@ CATEGORIES: dict[str, ProsumerCategory] = {
     "moderate": ProsumerCategory("moderate", 2.0, 6.0, 4.0, 0.01),
     "comfort_first": ProsumerCategory("comfort_first", 0.0, 2.0, 1.0, 0.05),
 }
+
+
+def appliance_for_category(
+    name: str,
+    profile_kw: tuple[float, ...],
+    preferred_start: int,
+    category: ProsumerCategory,
+    step_h: float = 0.25,
+    n_steps: int = 96,
+) -> ApplianceCycle:
+    """An appliance cycle whose shifting window is set by the prosumer's category.
+
+    The window opens ``category.shift_before_h`` before the preferred start and closes
+    ``category.shift_after_h`` after the preferred end, clipped to the day.
+
+    Parameters
+    ----------
+    name
+        Label of the appliance.
+    profile_kw
+        Power in each step of the cycle [kW].
+    preferred_start
+        Step the prosumer would start it (moved earlier if the cycle would pass midnight).
+    category
+        The prosumer's category.
+    step_h
+        Step length [h].
+    n_steps
+        Steps in the day.
+    """
+    steps = len(profile_kw)
+    pref = max(0, min(int(preferred_start), n_steps - steps))
+    first = max(0, pref - int(round(category.shift_before_h / step_h)))
+    end = min(n_steps, pref + steps + int(round(category.shift_after_h / step_h)))
+    return ApplianceCycle(name, tuple(float(x) for x in profile_kw), first, end, pref)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import numpy as np
 from sims.cems.assets import Band, CemsInput
 from sims.cems.fallback import thermal_reference, uncontrolled_devices, uncontrolled_schedule
 from sims.cems.formulation import BIG_KW, DayModel, ModelData, RawSolution
+from testbed.errors import InfeasibleSchedule
 
 __all__ = ["Plan", "fallback_plan", "model_data", "plan_day", "plan_days", "CemsPool"]
 
@@ -362,6 +363,7 @@ def plan_day(
     price_signal_eur_per_kwh: np.ndarray | None = None,
     flexibility: bool = True,
     path: str = "direct",
+    allow_fallback: bool = True,
 ) -> Plan:
     """Plan a home's day: the schedule with the lowest bill, and its flexibility.
 
@@ -378,12 +380,22 @@ def plan_day(
         Compute the flexibility arrays (skip for a re-plan that does not need them).
     path
         Model update path, ``"direct"`` or ``"pyomo"`` (see :mod:`sims.cems.formulation`).
+    allow_fallback
+        If false, raise :class:`testbed.errors.InfeasibleSchedule` instead of returning the
+        fallback.
 
     Returns
     -------
     Plan
         The optimised plan, or the flagged fallback (``plan.fallback``) with ``plan.reason``.
     """
+    plan = _plan_day(inp, band, price_signal_eur_per_kwh, flexibility, path)
+    if plan.fallback and not allow_fallback:
+        raise InfeasibleSchedule(plan.reason)
+    return plan
+
+
+def _plan_day(inp, band, price_signal_eur_per_kwh, flexibility, path) -> Plan:
     problems = inp.problems()
     if band is not None:
         problems += _band_problems(inp, band)
