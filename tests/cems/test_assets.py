@@ -56,9 +56,7 @@ def test_category_sets_the_shifting_window():
 
 
 def test_no_fallback_allowed_raises_typed_error():
-    inp = hourly(
-        1.0, [0.2] * 4, ev=ElectricVehicle(3.7, "EV"), ev_sessions=(EvSession(0, 1, 9.0),)
-    )
+    inp = hourly(1.0, [0.2] * 4, ev=ElectricVehicle(3.7, "EV"), ev_sessions=(EvSession(0, 1, 9.0),))
     with pytest.raises(InfeasibleSchedule, match="EV session 0 needs 9.00 kWh"):
         plan_day(inp, allow_fallback=False)
 
