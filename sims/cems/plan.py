@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from sims.cems.assets import Band, CemsInput
 from sims.cems.fallback import thermal_reference, uncontrolled_devices, uncontrolled_schedule
+from sims.cems.flex import flexibility as flex_fn
 from sims.cems.formulation import BIG_KW, DayModel, ModelData, RawSolution
 from testbed.errors import InfeasibleSchedule
 
@@ -77,7 +79,8 @@ class Plan:
     gap
         Relative optimality gap reached [-] (NaN for a fallback).
     timings
-        Seconds spent: ``update``, ``solve``, ``read``, ``flex``.
+        Seconds spent: ``update``, ``solve``, ``read``, ``flex``, ``total`` (wall clock) and
+        ``solve_cpu``, ``total_cpu`` (CPU time of this process).
     """
 
     net_kw: np.ndarray
@@ -389,7 +392,10 @@ def plan_day(
     Plan
         The optimised plan, or the flagged fallback (``plan.fallback``) with ``plan.reason``.
     """
+    c0, t0 = time.process_time(), time.perf_counter()
     plan = _plan_day(inp, band, price_signal_eur_per_kwh, flexibility, path)
+    plan.timings["total"] = time.perf_counter() - t0
+    plan.timings["total_cpu"] = time.process_time() - c0
     if plan.fallback and not allow_fallback:
         raise InfeasibleSchedule(plan.reason)
     return plan
@@ -414,22 +420,47 @@ def _plan_day(inp, band, price_signal_eur_per_kwh, flexibility, path) -> Plan:
     if not raw.ok:
         return fallback_plan(
             inp, raw.status,
-            f"{inp.home.home_id}: solver ended '{raw.status}' without a usable solution "
-            f"(conflicting limits: connection, battery, EV, appliance windows or thermal "
-            f"energy)",
+            f"{inp.home.home_id}: solver ended '{raw.status}' without a usable solution; "
+            + _diagnose(inp),
         )  # fmt: skip
     plan = _to_plan(inp, raw, slots, band)
     if flexibility:
-        import time
-
-        from sims.cems.flex import flexibility as flex_fn
-
         t0 = time.perf_counter()
         up, dn, cu, cd = flex_fn(plan, inp)
         plan.flex_up_kw, plan.flex_down_kw = up, dn
         plan.flex_up_cost_eur_per_kwh, plan.flex_down_cost_eur_per_kwh = cu, cd
         plan.timings["flex"] = time.perf_counter() - t0
     return plan
+
+
+def _diagnose(inp: CemsInput) -> str:
+    """A best guess at which limits conflict, for the reason of an infeasible plan."""
+    n, dt = inp.n_steps, inp.step_h
+    b = inp.battery
+    pb = b.power_kw if b is not None and b.capacity_kwh > 0 else 0.0
+    ebat = (b.soc_max - b.soc_min) * b.capacity_kwh if b is not None else 0.0
+    base = np.asarray(inp.base_kw, dtype=float) - np.asarray(inp.pv_kw, dtype=float)
+    room = inp.home.max_import_kw - base  # import headroom per step before flexible loads
+    t = int(np.argmin(room))
+    if room[t] + pb < -1e-9:
+        return (
+            f"base load minus PV needs {base[t]:.2f} kW at step {t}, more than the max import "
+            f"{inp.home.max_import_kw} kW plus the battery's {pb} kW"
+        )
+    flex_kwh = sum(s.energy_kwh for s in inp.ev_sessions)
+    flex_kwh += sum(a.energy_kwh(dt) for a in inp.appliances)
+    flex_kwh += inp.thermal.energy_kwh if inp.thermal is not None else 0.0
+    avail = float(np.clip(room, 0.0, None)[inp.start_step :].sum() * dt) + ebat
+    if flex_kwh > avail + 1e-9:
+        return (
+            f"the EV, appliances and thermal load need {flex_kwh:.2f} kWh but the connection "
+            f"leaves at most {avail:.2f} kWh (max import {inp.home.max_import_kw} kW, battery "
+            f"included)"
+        )
+    return (
+        "conflicting limits (connection, battery state of charge, EV sessions, appliance "
+        f"windows or thermal energy over {n} steps)"
+    )
 
 
 def _band_problems(inp: CemsInput, band: Band) -> list[str]:
@@ -513,6 +544,12 @@ class CemsPool:
         Worker processes (default: number of CPUs).
     warm
         Build the default 96-step model in every worker at start.
+    context
+        Multiprocessing start method. Default ``"fork"`` where the OS has it: workers start
+        in milliseconds with every module already imported and need no ``__main__`` guard in
+        the calling script (safe here: HiGHS runs single-threaded, ``threads=1``, so the
+        parent holds no solver threads). ``"forkserver"`` or ``"spawn"`` work too but need
+        the guard and re-import pyomo in each worker (~1 s).
 
     Examples
     --------
@@ -520,10 +557,13 @@ class CemsPool:
     ...     plans = pool.plan_days(inputs)
     """
 
-    def __init__(self, workers: int | None = None, warm: bool = True):
+    def __init__(self, workers: int | None = None, warm: bool = True, context: str | None = None):
         self.workers = workers or os.cpu_count() or 1
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["sims.cems.plan"])
+        if context is None:
+            context = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        ctx = mp.get_context(context)
+        if context == "forkserver":
+            ctx.set_forkserver_preload(["sims.cems.plan"])
         self._ex = ProcessPoolExecutor(self.workers, mp_context=ctx)
         if warm:
             list(self._ex.map(_warm_any, range(self.workers)))

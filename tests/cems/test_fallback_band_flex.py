@@ -32,7 +32,16 @@ def test_solver_infeasibility_is_caught_not_silent():
     p = plan_day(inp)
     assert p.fallback and p.status == "infeasible"
     assert "solver ended 'infeasible'" in p.reason
+    # diagnosis: 30 kWh needed, 1 kW * 24 h = 24 kWh of import headroom
+    assert "need 30.00 kWh but the connection leaves at most 24.00 kWh" in p.reason
     assert p.net_kw.max() == pytest.approx(4.0)  # uncontrolled: base + thermal at 2 kW
+
+
+def test_non_finite_forecast_gives_fallback_not_exception():
+    inp = hourly(np.r_[1.0, np.nan, 1.0], [0.2] * 3)
+    p = plan_day(inp)
+    assert p.fallback and p.status == "invalid_input"
+    assert "base_kw: value at step 1 is not finite" in p.reason
 
 
 def test_plan_days_survives_bad_homes():
