@@ -199,7 +199,7 @@ class DayModel:
         n_slots: int = 3,
         max_cycle: int = 12,
         mip_rel_gap: float = 1e-4,
-        time_limit_s: float = 10.0,
+        time_limit_s: float = 5.0,
         highs_options: dict | None = None,
     ):
         t0 = time.perf_counter()

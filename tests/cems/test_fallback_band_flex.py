@@ -128,3 +128,28 @@ def test_direct_and_pyomo_update_paths_agree():
         b = plan_day(inp, path="pyomo", flexibility=False)
         assert a.objective_eur == pytest.approx(b.objective_eur, abs=1e-6, rel=1e-5)
         assert a.bill_eur == pytest.approx(b.bill_eur, abs=1e-4)
+
+
+def test_offered_flexibility_is_deliverable_by_a_replan():
+    # For sampled steps, re-plan with a band that forces the offered move (net >= plan + up,
+    # or net <= plan - down): the home must meet it without leaving the band.
+    rng = np.random.default_rng(5)
+    checked = 0
+    for inp in random_homes(6, seed=17):
+        p = plan_day(inp)
+        n = inp.n_steps
+        for t in rng.choice(n, 3, replace=False):
+            for up in (True, False):
+                q = p.flex_up_kw[t] if up else p.flex_down_kw[t]
+                if q < 0.05:
+                    continue
+                lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
+                if up:
+                    lo[t] = p.net_kw[t] + q
+                else:
+                    hi[t] = p.net_kw[t] - q
+                r = plan_day(inp, band=Band(lo, hi, 50.0), flexibility=False)
+                assert not r.fallback
+                assert np.abs(r.band_violation_kw).max() < 1e-6, (inp.home.home_id, t, up, q)
+                checked += 1
+    assert checked >= 10
