@@ -174,16 +174,32 @@ def main() -> None:
     print(f"  gap max {np.nanmax(g) * 100:.4f} %; fallbacks {sum(p.fallback for p in plans)}")
 
     # ---- what the plans do
-    unc = [uncontrolled_schedule(h) for h in homes]
-    bill_u = sum(h.tariff.bill_eur(u["net_kw"], h.step_h) for h, u in zip(homes, unc, strict=True))
+    def bills(mode):
+        unc = [uncontrolled_schedule(h, mode) for h in homes]
+        bill = sum(
+            h.tariff.bill_eur(u["net_kw"], h.step_h) for h, u in zip(homes, unc, strict=True)
+        )
+        peak = np.sum([u["net_kw"] for u in unc], axis=0).max()
+        stored = sum(
+            (u["soc"][-1] - u["soc"][0]) * h.battery.capacity_kwh
+            for h, u in zip(homes, unc, strict=True)
+            if h.battery is not None
+        )
+        return bill, peak, stored
+
     bill_c = sum(p.bill_eur for p in plans)
-    peak_u = np.sum([u["net_kw"] for u in unc], axis=0).max()
     peak_c = np.sum([p.net_kw for p in plans], axis=0).max()
     print(
-        f"\nbills: uncontrolled {bill_u:.2f} EUR, CEMS {bill_c:.2f} EUR "
-        f"(saving {bill_u - bill_c:.2f} EUR, {100 * (bill_u - bill_c) / bill_u:.1f} %)"
+        f"\nCEMS: bills {bill_c:.2f} EUR, community peak {peak_c:.1f} kW (batteries end where they"
+        " started)"
     )
-    print(f"community peak: uncontrolled {peak_u:.1f} kW, CEMS {peak_c:.1f} kW")
+    for mode in ("idle", "self_consumption"):
+        bill_u, peak_u, stored = bills(mode)
+        print(
+            f"uncontrolled, battery {mode}: bills {bill_u:.2f} EUR (CEMS saves "
+            f"{bill_u - bill_c:.2f} EUR, {100 * (bill_u - bill_c) / bill_u:.1f} %), peak "
+            f"{peak_u:.1f} kW; batteries end {stored:+.1f} kWh from their start"
+        )
 
 
 if __name__ == "__main__":

@@ -5,9 +5,15 @@ plan cannot be made. Uncontrolled means: PV is never curtailed, the EV charges a
 charger's power from arrival until it has its energy (or follows the reference profile
 given), appliance cycles start at their preferred start, the thermal load follows its
 reference profile (or runs at its rating from midnight until it has its energy), and the
-battery either stays idle (``battery_mode="idle"``, the default, which keeps the day
-energy-neutral like the CEMS) or runs in greedy self-consumption mode
-(``"self_consumption"``: charges from PV surplus, discharges to cover the load).
+battery runs in greedy self-consumption mode (``battery_mode="self_consumption"``, the
+default and the rule of the home model without CEMS, :mod:`sims.home_model`: charge from PV
+surplus, discharge to cover the load, never from or to the grid) or stays idle (``"idle"``).
+
+Comparing bills with and without CEMS: the CEMS ends the day at ``soc_end`` (by default its
+starting SoC) while a self-consuming battery ends wherever the day leaves it. For a like-for-
+like comparison plan with ``CemsInput.soc_end`` set to the uncontrolled end SoC
+(:func:`end_soc`): the uncontrolled schedule is then feasible for the CEMS, so the CEMS bill
+cannot be higher (``tests/cems/test_properties.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 
 from sims.cems.assets import CemsInput
 
-__all__ = ["uncontrolled_devices", "uncontrolled_schedule"]
+__all__ = ["end_soc", "uncontrolled_devices", "uncontrolled_schedule"]
 
 
 def uncontrolled_devices(inp: CemsInput) -> dict[str, np.ndarray]:
@@ -72,7 +78,9 @@ def thermal_reference(inp: CemsInput) -> np.ndarray:
     return out
 
 
-def uncontrolled_schedule(inp: CemsInput, battery_mode: str = "idle") -> dict[str, np.ndarray]:
+def uncontrolled_schedule(
+    inp: CemsInput, battery_mode: str = "self_consumption"
+) -> dict[str, np.ndarray]:
     """The home's schedule without a CEMS.
 
     Parameters
@@ -80,8 +88,8 @@ def uncontrolled_schedule(inp: CemsInput, battery_mode: str = "idle") -> dict[st
     inp
         The home's day.
     battery_mode
-        ``"idle"`` (battery unused) or ``"self_consumption"`` (greedy: store PV surplus,
-        cover the load from storage, within the power and SoC limits).
+        ``"self_consumption"`` (greedy: store PV surplus, cover the load from storage, within
+        the power and SoC limits) or ``"idle"`` (battery unused).
 
     Returns
     -------
@@ -126,3 +134,16 @@ def uncontrolled_schedule(inp: CemsInput, battery_mode: str = "idle") -> dict[st
         "soc": soc,
         "appliance_starts": dev["appliance_starts"],
     }
+
+
+def end_soc(inp: CemsInput, battery_mode: str = "self_consumption") -> float | None:
+    """Battery SoC at the end of the uncontrolled day [-] (``None`` without a battery).
+
+    Use it as ``CemsInput.soc_end`` to compare the CEMS with the uncontrolled home at the
+    same final state of charge.
+    """
+    b = inp.battery
+    if b is None or b.capacity_kwh <= 0:
+        return None
+    s = float(uncontrolled_schedule(inp, battery_mode)["soc"][-1])
+    return min(max(s, b.soc_min), b.soc_max)

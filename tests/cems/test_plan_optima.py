@@ -143,7 +143,7 @@ def test_flat_tariff_without_pv_moves_nothing():
         thermal=ThermalLoad(3.0, 5.0, np.r_[np.zeros(6), [3.0, 2.0], np.zeros(n - 8)]),
     )
     p = plan_day(inp)
-    u = uncontrolled_schedule(inp)
+    u = uncontrolled_schedule(inp, battery_mode="idle")
     assert not p.fallback
     np.testing.assert_allclose(p.battery_kw, 0.0, atol=1e-9)
     np.testing.assert_allclose(p.net_kw, u["net_kw"], atol=1e-6)
