@@ -73,40 +73,36 @@ def flexibility(plan, inp: CemsInput) -> tuple[np.ndarray, np.ndarray, np.ndarra
     w = inp.category.willingness_eur_per_kwh
     up_items: list[list[tuple[float, float]]] = [[] for _ in range(n)]  # (kW, rebound EUR/kWh)
     dn_items: list[list[tuple[float, float]]] = [[] for _ in range(n)]
-    idx = np.arange(n)
 
     b = inp.battery
     if b is not None and b.capacity_kwh > 0:
         cap, pmax, rt = b.capacity_kwh, b.power_kw, b.efficiency_roundtrip
         eta = math.sqrt(rt)
-        soc = plan.soc * cap
+        soc = plan.soc[1:] * cap  # at the end of each step
         pb = plan.battery_kw
-        can_dis = pb > -pmax + 1e-9
-        can_ch = pb < pmax - 1e-9
-        for t in range(n):
-            others = idx != t
-            q = min(pmax - pb[t], max(0.0, (b.soc_max * cap - soc[t + 1]) / (eta * dt)))
-            m = others & can_dis
-            if q > 1e-6 and m.any():
-                up_items[t].append((q, -float(p_dn[m].max()) * rt))
-            q = min(pmax + pb[t], max(0.0, (soc[t + 1] - b.soc_min * cap) * eta / dt))
-            m = others & can_ch
-            if q > 1e-6 and m.any():
-                dn_items[t].append((q, float(p_up[m].min()) / rt))
+        q_up = np.minimum(pmax - pb, np.maximum(0.0, (b.soc_max * cap - soc) / (eta * dt)))
+        back = _max_excluding_self(p_dn, pb > -pmax + 1e-9)  # discharge more elsewhere
+        for t in np.flatnonzero((q_up > 1e-6) & np.isfinite(back)):
+            up_items[t].append((float(q_up[t]), -float(back[t]) * rt))
+        q_dn = np.minimum(pmax + pb, np.maximum(0.0, (soc - b.soc_min * cap) * eta / dt))
+        back = _min_excluding_self(p_up, pb < pmax - 1e-9)  # recharge elsewhere
+        for t in np.flatnonzero((q_dn > 1e-6) & np.isfinite(back)):
+            dn_items[t].append((float(q_dn[t]), float(back[t]) / rt))
 
     def shiftable(power: np.ndarray, rating: np.ndarray, windows: list[tuple[int, int]]):
         for a, d in windows:
-            for t in range(a, d):
-                win = (idx >= a) & (idx < d) & (idx != t)
-                q = min(rating[t] - power[t], float(power[win].sum()))
-                m = win & (power > 1e-9)
-                if q > 1e-6 and m.any():
-                    up_items[t].append((q, -float(p_dn[m].max()) + w))
-                q = power[t]
-                m = win & (power < rating - 1e-9)
-                if q > 1e-6 and m.any():
-                    q = min(q, float((rating - power)[m].sum()))
-                    dn_items[t].append((q, float(p_up[m].min()) + w))
+            pw, rt = power[a:d], rating[a:d]
+            # up: draw more now, give it back where the device draws (same window)
+            q_up = np.minimum(rt - pw, pw.sum() - pw)
+            back = _max_excluding_self(p_dn[a:d], pw > 1e-9)
+            for k in np.flatnonzero((q_up > 1e-6) & np.isfinite(back)):
+                up_items[a + k].append((float(q_up[k]), -float(back[k]) + w))
+            # down: draw less now, make it up where the device has headroom
+            room = np.where(rt - pw > 1e-9, rt - pw, 0.0)
+            q_dn = np.minimum(pw, room.sum() - room)
+            back = _min_excluding_self(p_up[a:d], room > 0.0)
+            for k in np.flatnonzero((q_dn > 1e-6) & np.isfinite(back)):
+                dn_items[a + k].append((float(q_dn[k]), float(back[k]) + w))
 
     ev = inp.home.ev
     if ev is not None and inp.ev_sessions:
@@ -143,6 +139,21 @@ def flexibility(plan, inp: CemsInput) -> tuple[np.ndarray, np.ndarray, np.ndarra
             grid = imp_p[t] * min(q, i) + exp_p[t] * max(q - i, 0.0)
             dn[t], cd[t] = q, max(0.0, (c * dt - grid * dt) / (q * dt))
     return up, dn, cu, cd
+
+
+def _max_excluding_self(vals: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """For each position, the largest ``vals`` over the other masked positions (-inf if none)."""
+    v = np.where(mask, vals, -np.inf)
+    i = int(np.argmax(v))
+    out = np.full(v.shape, v[i])
+    v[i] = -np.inf
+    out[i] = v.max()
+    return out
+
+
+def _min_excluding_self(vals: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """For each position, the smallest ``vals`` over the other masked positions (inf if none)."""
+    return -_max_excluding_self(-vals, mask)
 
 
 def _stack(items: list[tuple[float, float]], limit: float) -> tuple[float, float]:
