@@ -442,7 +442,20 @@ class CemsInput:
                 out.append(f"{hid}: EV session {k} departs before start_step with energy due")
         b = self.battery
         if b is not None:
-            for nm, v in (("soc_init", self.soc_init), ("soc_end", self.soc_end)):
+            if not (0.0 <= b.soc_min <= b.soc_max <= 1.0) or not (
+                0.0 < b.efficiency_roundtrip <= 1.0
+            ):
+                out.append(
+                    f"{hid}: battery limits soc_min {b.soc_min}, soc_max {b.soc_max}, "
+                    f"efficiency {b.efficiency_roundtrip} not within 0 <= min <= max <= 1, "
+                    f"0 < efficiency <= 1"
+                )
+            start = b.soc_init if self.soc_init is None else self.soc_init
+            if not (b.soc_min - 1e-9 <= start <= b.soc_max + 1e-9):
+                out.append(
+                    f"{hid}: battery starts at SoC {start} outside [{b.soc_min}, {b.soc_max}]"
+                )
+            for nm, v in (("soc_end", self.soc_end),):
                 if v is not None and not (b.soc_min - 1e-9 <= v <= b.soc_max + 1e-9):
                     out.append(f"{hid}: battery {nm} {v} outside [{b.soc_min}, {b.soc_max}]")
         return out
