@@ -34,6 +34,8 @@ def test_plans_respect_device_limits():
     for inp in random_homes(20, seed=11):
         p = plan_day(inp)
         dt = inp.step_h
+        # the no-binaries argument of sims.cems.formulation: never both ways in one step
+        assert "simultaneous" not in p.reason
         assert p.net_kw.max() <= inp.home.max_import_kw + 1e-6
         assert p.net_kw.min() >= -inp.home.max_export_kw - 1e-6
         b = inp.battery
