@@ -75,3 +75,21 @@ def test_pool_gives_the_serial_plans():
     for s, p in zip(serial, pooled, strict=True):
         assert p.home_id == s.home_id and not p.fallback
         assert p.objective_eur == pytest.approx(s.objective_eur, rel=1e-4, abs=1e-6)
+
+
+def test_plan_days_passes_bands_and_signals_per_home():
+    from sims.cems import Band
+
+    # same home three times: free, with a band capping hour 2 at 0 kW (battery covers it),
+    # and with a price signal; flat 0.2 EUR/kWh, base 2 kW, battery 10 kWh / 2 kW.
+    from tests.cems.conftest import Battery
+
+    inp = hourly(2.0, [0.2] * 4, battery=Battery(10.0, 2.0, 0.81, 0.0, 1.0, 0.5))
+    band = Band(np.full(4, -np.inf), np.array([np.inf, np.inf, 0.0, np.inf]))
+    sig = np.array([0.0, 0.0, 1.0, 0.0])
+    free, banded, signalled = plan_days(
+        [inp] * 3, workers=1, bands=[None, band, None], price_signals=[None, None, sig]
+    )
+    assert free.net_kw[2] == pytest.approx(2.0)
+    assert banded.net_kw[2] == pytest.approx(0.0, abs=1e-6)
+    assert signalled.net_kw[2] == pytest.approx(0.0, abs=1e-6)  # 1 EUR/kWh: battery covers
