@@ -153,3 +153,21 @@ def test_offered_flexibility_is_deliverable_by_a_replan():
                 assert np.abs(r.band_violation_kw).max() < 1e-6, (inp.home.home_id, t, up, q)
                 checked += 1
     assert checked >= 10
+
+
+def test_exact_move_cost_by_hand():
+    # Same home as test_flexibility_of_an_idle_battery_by_hand: charging 2 kW more in hour 1
+    # costs 0.20 * 2 kWh, and the 2 * 0.81 = 1.62 kWh it stores replaces imports later
+    # (0.20 each): 0.40 - 0.324 = 0.076 EUR, i.e. 0.038 EUR/kWh, as the approximation said.
+    from sims.cems.offers import move_cost
+
+    bat = Battery(10.0, 2.0, 0.81, 0.1, 0.9, 0.5)
+    inp = hourly(1.0, [0.2] * 4, export=0.05, battery=bat)
+    p = plan_day(inp)
+    m = move_cost(inp, p, 1, 2.0)
+    assert m.delivered_kw == pytest.approx(2.0, abs=1e-6)
+    # (the objective also holds 1e-6 EUR/kWh of tie-breaking battery throughput: ~4e-6 EUR)
+    assert m.cost_eur == pytest.approx(0.076, abs=1e-5)
+    assert m.cost_eur_per_kwh == pytest.approx(p.flex_up_cost_eur_per_kwh[1], abs=1e-5)
+    # asking for 3 kW more (beyond the 2 kW battery) delivers 2 kW, with the penalty excluded
+    assert move_cost(inp, p, 1, 3.0).delivered_kw == pytest.approx(2.0, abs=1e-6)
