@@ -5,7 +5,8 @@
 
 Each process keeps one :class:`~sims.cems.formulation.DayModel` per model shape (steps, step
 length, appliance slots, longest cycle) and reuses it for every home; :func:`plan_days` spreads
-homes over a pool of worker processes, each with its own models.
+homes over a pool of worker processes, each with its own models. The models are process state:
+call the planner from one thread per process.
 
 An input no schedule can satisfy (see :meth:`CemsInput.problems`), or a solve that ends
 without a usable solution, gives the flagged fallback (:func:`fallback_plan`): the uncontrolled

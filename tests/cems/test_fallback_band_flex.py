@@ -24,12 +24,13 @@ def test_impossible_ev_request_gives_flagged_fallback_with_reason():
     assert np.isnan(p.flex_up_cost_eur_per_kwh).all() and not p.flex_up_kw.any()
 
 
-def test_solver_infeasibility_is_caught_not_silent():
+@pytest.mark.parametrize("path", ["direct", "pyomo"])
+def test_solver_infeasibility_is_caught_not_silent(path):
     # Passes the input checks, but base 2 kW + a 1 kW import margin (max import 3 kW) gives the
     # thermal load at most 24 kWh in the day, and it needs 30: the solver proves infeasibility.
     inp = hourly(2.0, [0.2] * 24, max_import_kw=3.0, thermal=ThermalLoad(2.0, 30.0))
     assert inp.problems() == []
-    p = plan_day(inp)
+    p = plan_day(inp, path=path)
     assert p.fallback and p.status == "infeasible"
     assert "solver ended 'infeasible'" in p.reason
     # diagnosis: 30 kWh needed, 1 kW * 24 h = 24 kWh of import headroom
