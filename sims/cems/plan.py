@@ -482,6 +482,8 @@ def _to_plan(inp: CemsInput, raw: RawSolution, slots: list[int], band: Band | No
     n = inp.n_steps
     net = v["imp"] - v["exp"]
     notes = []
+    if raw.status != "optimal":
+        notes.append(f"solver stopped at '{raw.status}' with a feasible plan, gap {raw.gap:.2%}")
     both = np.minimum(v["imp"], v["exp"])
     if np.any(both > 1e-5):
         notes.append(f"simultaneous import and export at {int(np.sum(both > 1e-5))} steps")
