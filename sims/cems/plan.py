@@ -280,31 +280,9 @@ def _model_for(inp: CemsInput) -> DayModel:
 
 
 def _assign_slots(model: DayModel, inp: CemsInput) -> list[int]:
-    """Put each appliance in a slot already holding its profile where possible.
-
-    Rewriting a slot's cycle profile in HiGHS costs ~1,000 coefficient changes, so an
-    appliance goes to the slot holding the same profile if there is one, else to the free
-    slot used least recently (homes drawn from a small library of appliances then rewrite
-    nothing).
-    """
-    free = list(range(model.n_slots))
-    out: list[int | None] = [None] * len(inp.appliances)
-    for i, a in enumerate(inp.appliances):
-        prof = np.zeros(model.max_cycle)
-        prof[: a.steps] = a.profile_kw
-        for slot in free:
-            if np.array_equal(model._current_profile[slot], prof):
-                out[i] = slot
-                free.remove(slot)
-                break
-    free.sort(key=lambda k: model.slot_last_used[k])
-    for i in range(len(out)):
-        if out[i] is None:
-            out[i] = free.pop(0)
-    model.solves += 1
-    for k in out:
-        model.slot_last_used[k] = model.solves
-    return [int(x) for x in out]
+    """Appliance ``i`` goes to slot ``i``: a fixed rule, so that a home's plan does not depend
+    on which homes this process planned before (bit-for-bit reproducible runs)."""
+    return list(range(len(inp.appliances)))
 
 
 def model_cache_info() -> dict[tuple, float]:
