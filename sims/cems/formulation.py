@@ -52,13 +52,17 @@ Solving
 :meth:`DayModel.solve` writes the new numbers and solves. Two update paths, same model:
 
 ``"direct"`` (default)
-    Writes the numbers straight into the HiGHS model held by pyomo's persistent APPSI
-    interface with vectorised ``highspy`` calls (column/row indices taken once from the
-    interface's maps), runs HiGHS and reads the primal values as arrays. The pyomo Params are
-    not updated (the pyomo model stays the template).
+    pyomo's persistent APPSI interface builds the HiGHS model once (the template); its arrays
+    and the position of every home-specific number (column/row indices from the interface's
+    maps) are kept. Each solve copies the arrays, writes the numbers with numpy and passes
+    HiGHS the fresh model (``passModel``, ~0.1 ms), runs it and reads the primal values as
+    arrays. A fresh model, rather than in-place changes, makes every solve independent of
+    the homes solved before (in-place coefficient changes reorder the matrix and warm starts
+    carry over, which broke ties differently). The pyomo Params are not updated.
 ``"pyomo"``
     Sets the pyomo Params and lets APPSI propagate them (``update_params``) and solve with
-    ``load_solution=False``; kept to cross-check the direct path and to measure its cost.
+    ``load_solution=False``; kept to cross-check the direct path and to measure its cost
+    (not order-independent: it changes the HiGHS model in place).
 
 Both check the termination condition before reading any value.
 """
