@@ -74,7 +74,8 @@ def test_pool_gives_the_serial_plans():
     pooled = plan_days(homes, workers=2)
     for s, p in zip(serial, pooled, strict=True):
         assert p.home_id == s.home_id and not p.fallback
-        assert p.objective_eur == pytest.approx(s.objective_eur, rel=1e-4, abs=1e-6)
+        # bit for bit: a plan depends only on its home, not on the process or the order
+        assert np.array_equal(p.net_kw, s.net_kw) and np.array_equal(p.soc, s.soc, equal_nan=True)
 
 
 def test_plan_days_passes_bands_and_signals_per_home():
