@@ -3,7 +3,8 @@
 Public API
 ----------
 Inputs (:mod:`sims.cems.assets`)
-    :class:`CemsInput`, :class:`Tariff` (and :func:`tou_tariff`), :class:`Band`,
+    :class:`CemsInput`, :class:`Tariff` (:func:`tou_tariff`, :func:`tariff_from_periods`),
+    :class:`Band`,
     :class:`EvSession`, :class:`ApplianceCycle`, :class:`ThermalLoad`,
     :class:`ProsumerCategory` (and ``CATEGORIES``), :func:`appliance_for_category`,
     :func:`ev_sessions_from_profile`,
@@ -30,6 +31,7 @@ from sims.cems.assets import (
     ThermalLoad,
     appliance_for_category,
     ev_sessions_from_profile,
+    tariff_from_periods,
     thermal_from_profile,
     tou_tariff,
 )
@@ -60,6 +62,7 @@ __all__ = [
     "operate_day",
     "plan_day",
     "plan_days",
+    "tariff_from_periods",
     "thermal_from_profile",
     "tou_tariff",
     "uncontrolled_schedule",

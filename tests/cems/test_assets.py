@@ -94,3 +94,22 @@ def test_plan_days_passes_bands_and_signals_per_home():
     assert free.net_kw[2] == pytest.approx(2.0)
     assert banded.net_kw[2] == pytest.approx(0.0, abs=1e-6)
     assert signalled.net_kw[2] == pytest.approx(0.0, abs=1e-6)  # 1 EUR/kWh: battery covers
+
+
+def test_tariff_from_scenario_periods():
+    from sims.cems import tariff_from_periods
+
+    periods = [
+        {"start": "00:00", "end": "07:00", "import_eur_per_kwh": 0.12},
+        {"start": "07:00", "end": "16:00", "import_eur_per_kwh": 0.28},
+        {"start": "16:00", "end": "19:00", "import_eur_per_kwh": 0.42},
+        {"start": "19:00", "end": "24:00", "import_eur_per_kwh": 0.28},
+    ]
+    t = tariff_from_periods(periods, 0.06)
+    imp, exp = t.prices(96)
+    assert imp[27] == 0.12 and imp[28] == 0.28 and imp[64] == 0.42 and imp[76] == 0.28
+    assert np.all(exp == 0.06)
+    # 1 kW all day: 7 h * 0.12 + (9 + 5) h * 0.28 + 3 h * 0.42 = 0.84 + 3.92 + 1.26 = 6.02 EUR
+    assert t.bill_eur(np.ones(96), 0.25) == pytest.approx(6.02)
+    with pytest.raises(ValueError, match="no period covers step 28"):
+        tariff_from_periods(periods[:1] + periods[2:], 0.06)
