@@ -426,9 +426,43 @@ def _diagnose(inp: CemsInput) -> str:
             f"base load minus PV needs {base[t]:.2f} kW at step {t}, more than the max import "
             f"{inp.home.max_import_kw} kW plus the battery's {pb} kW"
         )
+    head = np.clip(room, 0.0, None) + pb  # most a flexible load can draw per step [kW]
+    ev = inp.home.ev
+    for k, s in enumerate(inp.ev_sessions):
+        if ev is None:
+            break
+        a = max(s.arrival, inp.start_step)
+        most = float(np.minimum(ev.charger_kw, head[a : s.departure]).sum() * dt)
+        if s.energy_kwh > most + 1e-9:
+            return (
+                f"EV session {k} needs {s.energy_kwh:.2f} kWh but the connection (max import "
+                f"{inp.home.max_import_kw} kW, battery included) lets it take at most "
+                f"{most:.2f} kWh between steps {a} and {s.departure}"
+            )
+    for a in inp.appliances:
+        prof = np.asarray(a.profile_kw, dtype=float)
+        fits = [
+            k
+            for k in range(a.earliest_start, a.latest_end - a.steps + 1)
+            if np.all(prof <= head[k : k + a.steps] + 1e-9)
+        ]
+        if not fits:
+            return (
+                f"appliance {a.name!r} (peak {prof.max():.2f} kW) fits nowhere in its window "
+                f"[{a.earliest_start}, {a.latest_end}) under the max import "
+                f"{inp.home.max_import_kw} kW"
+            )
+    th = inp.thermal
+    if th is not None:
+        most = float(np.minimum(th.rated_kw, head[inp.start_step :]).sum() * dt)
+        if th.energy_kwh > most + 1e-9:
+            return (
+                f"thermal load needs {th.energy_kwh:.2f} kWh but the connection lets it take at "
+                f"most {most:.2f} kWh"
+            )
     flex_kwh = sum(s.energy_kwh for s in inp.ev_sessions)
     flex_kwh += sum(a.energy_kwh(dt) for a in inp.appliances)
-    flex_kwh += inp.thermal.energy_kwh if inp.thermal is not None else 0.0
+    flex_kwh += th.energy_kwh if th is not None else 0.0
     avail = float(np.clip(room, 0.0, None)[inp.start_step :].sum() * dt) + ebat
     if flex_kwh > avail + 1e-9:
         return (

@@ -34,7 +34,7 @@ def test_solver_infeasibility_is_caught_not_silent(path):
     assert p.fallback and p.status == "infeasible"
     assert "solver ended 'infeasible'" in p.reason
     # diagnosis: 30 kWh needed, 1 kW * 24 h = 24 kWh of import headroom
-    assert "need 30.00 kWh but the connection leaves at most 24.00 kWh" in p.reason
+    assert "thermal load needs 30.00 kWh but the connection lets it take at most 24.00" in p.reason
     assert p.net_kw.max() == pytest.approx(4.0)  # uncontrolled: base + thermal at 2 kW
 
 
