@@ -590,7 +590,7 @@ class CemsPool:
         price_signals: list[np.ndarray | None] | None = None,
         flexibility: bool = True,
     ) -> list[Plan]:
-        """Plan every home (in input order); same arguments as :func:`plan_day`, per home."""
+        """Plan every home, in input order (see :func:`plan_days` for the arguments)."""
         k = len(inputs)
         bands = bands or [None] * k
         price_signals = price_signals or [None] * k
@@ -626,7 +626,23 @@ def plan_days(
 ) -> list[Plan]:
     """Plan many homes in parallel (a fresh pool; keep a :class:`CemsPool` to reuse one).
 
-    With ``workers <= 1`` the homes are planned in this process.
+    Parameters
+    ----------
+    inputs
+        One :class:`CemsInput` per home.
+    workers
+        Worker processes; ``<= 1`` plans in this process.
+    bands, price_signals
+        Optional, one per home (``None`` for none), as in :func:`plan_day`.
+    flexibility
+        Compute the flexibility arrays.
+
+    Returns
+    -------
+    list of Plan
+        In the order of ``inputs``; a home that fails gets its flagged fallback, so one bad
+        home never stops the others. A plan depends only on its input (not on the worker
+        or the order), so runs are reproducible bit for bit.
     """
     if workers <= 1:
         k = len(inputs)
