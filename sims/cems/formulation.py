@@ -212,6 +212,7 @@ class DayModel:
         self.n_slots = n_slots
         self.max_cycle = max_cycle
         self.mip_rel_gap = mip_rel_gap
+        self.time_limit_s = time_limit_s
         self.model = self._build()
         t1 = time.perf_counter()
         self.opt = Highs()
@@ -400,6 +401,8 @@ class DayModel:
         self._rup0 = np.array(lp.row_upper_, dtype=float)
         mat = lp.a_matrix_
         self._val0 = np.array(mat.value_, dtype=float)
+        self._int0 = list(lp.integrality_)
+        self._cont = [highspy.HighsVarType.kContinuous] * lp.num_col_
         start, index = np.asarray(mat.start_), np.asarray(mat.index_)
         colwise = mat.format_ == highspy.MatrixFormat.kColwise
         pos = {}  # (row, col) -> position in the value array
@@ -465,6 +468,8 @@ class DayModel:
         mat = lp.a_matrix_
         mat.value_ = val
         lp.a_matrix_ = mat
+        # without appliance cycles the model is an LP: skip the MIP machinery
+        lp.integrality_ = self._int0 if d.active.any() else self._cont
         self.highs.passModel(lp)
 
     def _set_pyomo(self, d: ModelData) -> None:
@@ -499,6 +504,7 @@ class DayModel:
             self._set_direct(d)
             t1 = time.perf_counter()
             c0 = time.process_time()
+            self._arm_time_limit()
             self.highs.run()
             status = self._status()
         elif path == "pyomo":
@@ -506,6 +512,7 @@ class DayModel:
             t1 = time.perf_counter()
             c0 = time.process_time()
             self.highs.clearSolver()
+            self.opt.config.time_limit = self.highs.getRunTime() + self.time_limit_s
             res = self.opt.solve(self.model)  # update_params only (see update_config)
             status = res.termination_condition.name
         else:
@@ -540,6 +547,15 @@ class DayModel:
             time.perf_counter() - t2,
             self.last_solve_cpu_s,
         )
+
+    def _arm_time_limit(self) -> None:
+        """Allow this solve ``time_limit_s`` seconds.
+
+        HiGHS compares its ``time_limit`` with the run time accumulated over *every* run of
+        the instance (a model pass or ``clearSolver`` does not reset it): a fixed limit would
+        make every solve fail once a worker had solved that long in total.
+        """
+        self.highs.setOptionValue("time_limit", self.highs.getRunTime() + self.time_limit_s)
 
     def _status(self) -> str:
         st = self.highs.getModelStatus()

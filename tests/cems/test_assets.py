@@ -113,3 +113,22 @@ def test_tariff_from_scenario_periods():
     assert t.bill_eur(np.ones(96), 0.25) == pytest.approx(6.02)
     with pytest.raises(ValueError, match="no period covers step 28"):
         tariff_from_periods(periods[:1] + periods[2:], 0.06)
+
+
+def test_time_limit_is_per_solve_not_cumulative():
+    # HiGHS measures its time limit against the run time of all runs of an instance: without
+    # re-arming it before each solve, a worker fails every home once it has solved for
+    # time_limit_s in total. Here 0.2 s per solve, and well over 0.2 s in total.
+    from sims.cems.formulation import DayModel
+    from sims.cems.plan import model_data
+
+    model = DayModel(96, 0.25, 3, 12, time_limit_s=0.2)
+    homes = [h for h in random_homes(60, seed=8)][:40]
+    for _ in range(5):
+        for h in homes:
+            d = model_data(h, None, None, 3, 12, list(range(len(h.appliances))))
+            raw = model.solve(d)
+            assert raw.ok and raw.status == "optimal", (h.home.home_id, raw.status)
+        if model.highs.getRunTime() > 0.6:
+            break
+    assert model.highs.getRunTime() > 0.2
