@@ -1,0 +1,74 @@
+"""Command line of the testbed: ``cosim run [--scenario FILE] [--days N] [--start DATE] ...``.
+
+Parses the command line, loads and validates the scenario and its grid (every problem reported
+before anything runs), runs the co-simulation and prints the KPI table.
+``python cosim.py run ...`` works as well as the installed ``cosim`` script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from testbed.errors import TestbedError
+from testbed.scenario import CONTROL_LEVELS, DEFAULT_SCENARIO, load_scenario
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cosim", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a scenario and write its results folder")
+    run.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO,
+                     help="scenario TOML file (default: the shipped scenarios/default.toml)")
+    run.add_argument("--days", type=int, help="number of days (overrides the scenario)")
+    run.add_argument("--start", type=str, help="first day YYYY-MM-DD (overrides the scenario)")
+    run.add_argument("--out", type=Path, help="results folder (default: runs/<name>-<control>-"
+                     "<timestamp>)")
+    run.add_argument("--control", choices=CONTROL_LEVELS,
+                     help="control level (overrides the scenario)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cosim`` script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        scenario = load_scenario(args.scenario)
+        overrides = {}
+        if args.days is not None:
+            overrides["days"] = args.days
+        if args.control is not None:
+            overrides["control"] = args.control
+        if args.start is not None:
+            try:
+                overrides["start"] = dt.date.fromisoformat(args.start)
+            except ValueError:
+                raise SystemExit(f"cosim: --start: must be a date YYYY-MM-DD "
+                                 f"(got {args.start!r})") from None
+        if overrides:
+            scenario = scenario.with_overrides(**overrides)
+        from testbed.run import kpi_table, run_scenario, scenario_feeder
+
+        feeder = scenario_feeder(scenario)
+        out = args.out or Path("runs") / (f"{scenario.name}-{scenario.control}-"
+                                          f"{dt.datetime.now():%Y%m%d-%H%M%S}")
+        print(f"cosim: {scenario.name}: {feeder.name}, {len(feeder.homes)} homes, "
+              f"{scenario.days} day(s) from {scenario.start} at {scenario.step_s} s, "
+              f"control {scenario.control} -> {out}", file=sys.stderr)
+        result = run_scenario(scenario, out, progress=not args.quiet, feeder=feeder)
+    except TestbedError as exc:
+        print(f"cosim: error: {exc}", file=sys.stderr)
+        return 2
+    except FileExistsError as exc:
+        print(f"cosim: error: {exc}", file=sys.stderr)
+        return 2
+    print(kpi_table(result.kpis))
+    print(f"\nresults: {result.out_dir}  (wall time {result.wall_s:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Normalised profiles from the data that ship offline with simbench (no download, ever).
+
+simbench's complete data set holds a year (2016, 366 days at 15 min, 35,136 rows) of normalised
+profiles: households ``H0-*`` (peak 1.0), home EV charging ``HLS_*`` (fraction of the charger
+rating), heat pumps (fraction of rating) and PV ``PV1``-``PV8`` (fraction of kWp). Only the
+columns a run needs are read (about 0.5 s), once per process.
+
+Time: the 2016 rows carry no daylight-saving shift, so we read them as local wall-clock time.
+A run's timestamp is matched to the profile row with the same wall-clock time on the 2016 date
+nearest to the same calendar day that falls on the same weekday (household and EV profiles
+depend on the weekday).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PROFILE_YEAR = 2016
+ROWS_PER_DAY = 96
+PROFILE_STEP_S = 900
+PV_PROFILE = "PV3"  # one irradiance source per run; PV3 is a south-facing-like average profile
+
+
+def _data_dir() -> Path:
+    import simbench
+
+    return Path(simbench.__file__).parent / "networks" / "1-complete_data-mixed-all-2-sw"
+
+
+@lru_cache(maxsize=8)
+def _read_columns(file: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    path = _data_dir() / file
+    df = pd.read_csv(path, sep=";", usecols=list(columns))
+    if len(df) != 366 * ROWS_PER_DAY:
+        raise RuntimeError(f"{path}: expected {366 * ROWS_PER_DAY} rows, found {len(df)}")
+    return df
+
+
+def load_columns(names: list[str]) -> pd.DataFrame:
+    """Return the named normalised profiles (household/EV/heat-pump loads or PV) as columns.
+
+    Parameters
+    ----------
+    names
+        Profile names without the ``_pload`` suffix for loads (``"H0-A"``, ``"HLS_A_3.7"``,
+        ``"Air_Parallel_1"``) and as-is for PV (``"PV3"``).
+
+    Returns
+    -------
+    DataFrame
+        35,136 rows (2016 at 15 min), one float column per name.
+
+    Raises
+    ------
+    KeyError
+        If a name is not in the simbench data.
+    """
+    pv = sorted(n for n in names if n.startswith("PV"))
+    loads = sorted(n for n in names if not n.startswith("PV"))
+    parts = []
+    if loads:
+        cols = tuple(f"{n}_pload" for n in loads)
+        try:
+            df = _read_columns("LoadProfile.csv", cols)
+        except ValueError as exc:
+            raise KeyError(f"simbench LoadProfile.csv: {exc}") from None
+        parts.append(df.rename(columns=lambda c: c.removesuffix("_pload")))
+    if pv:
+        try:
+            parts.append(_read_columns("RESProfile.csv", tuple(pv)))
+        except ValueError as exc:
+            raise KeyError(f"simbench RESProfile.csv: {exc}") from None
+    out = pd.concat(parts, axis=1) if parts else pd.DataFrame()
+    return out[list(names)].astype(float)
+
+
+def profile_day(date: dt.date) -> int:
+    """Index (0-365) of the 2016 day used for a run date: same weekday, nearest calendar day.
+
+    Parameters
+    ----------
+    date
+        A local calendar date of the run.
+    """
+    try:
+        anchor = date.replace(year=PROFILE_YEAR)
+    except ValueError:  # 29 February of a run year mapped onto 2016 exists; other failures none
+        anchor = dt.date(PROFILE_YEAR, 2, 28)
+    shift = (date.weekday() - anchor.weekday() + 3) % 7 - 3  # in -3..3
+    candidate = anchor + dt.timedelta(days=shift)
+    if candidate.year != PROFILE_YEAR:
+        candidate = anchor + dt.timedelta(days=shift - 7 if candidate.year > PROFILE_YEAR
+                                          else shift + 7)
+    return (candidate - dt.date(PROFILE_YEAR, 1, 1)).days
+
+
+def profile_rows(timestamps: pd.DatetimeIndex, day_offset: int = 0, step_offset: int = 0
+                 ) -> np.ndarray:
+    """Row indices into the 2016 profiles for tz-aware run timestamps.
+
+    Parameters
+    ----------
+    timestamps
+        Run timestamps (tz-aware, local time zone of the scenario).
+    day_offset
+        Days added to the matched profile day (a multiple of 7 keeps the weekday), wrapping
+        within the year.
+    step_offset
+        Profile steps (15 min) added, wrapping around the year.
+
+    Returns
+    -------
+    ndarray of int
+        One row per timestamp.
+    """
+    rows = np.empty(len(timestamps), dtype=np.int64)
+    for i, ts in enumerate(timestamps):
+        day = profile_day(ts.date())
+        minute = ts.hour * 60 + ts.minute
+        rows[i] = (day + day_offset) * ROWS_PER_DAY + minute * 60 // PROFILE_STEP_S
+    return (rows + step_offset) % (366 * ROWS_PER_DAY)

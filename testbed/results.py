@@ -1,0 +1,130 @@
+"""The results of a run: one folder, Parquet tables written as the run goes, KPIs at the end.
+
+Contract (users' notebooks depend on it; the README documents it):
+
+``scenario.toml``      the scenario as run (command-line overrides applied)
+``homes.parquet``      time, home_id, p_kw, q_kvar, base_kw, pv_kw, ev_kw, hp_kw, battery_kw, soc
+``buses.parquet``      time, bus_id, vm_pu
+``lines.parquet``      time, line_id, loading_percent
+``transformer.parquet`` time, trafo_id, p_mw, q_mvar, loading_percent (HV side)
+``grid.parquet``       time, losses_mw, converged
+``kpis.json``          KPIs of the run (dotted keys, see :mod:`testbed.kpis`)
+``home_kpis.parquet``  the home KPIs per home_id
+``home_kpis.parquet``  also carries each home's bus, bus_id and feeder number
+``network.json``       the network as run (pandapower JSON, with bus geodata for maps)
+``meta.json``          run facts (versions, wall time, status)
+
+While a run goes, and after an interrupted run, each table is a *folder* of part files
+(``homes.parquet/part-00000.parquet``...), flushed every ``flush_every`` steps; pandas and
+pyarrow read the folder exactly like a file (``pd.read_parquet(run / "homes.parquet")``). A run
+that completes replaces each folder by a single file. ``time`` is tz-aware (scenario time zone).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TABLES = ("homes", "buses", "lines", "transformer", "grid")
+
+
+class ResultsWriter:
+    """Buffers rows per table and writes them as Parquet part files every ``flush_every`` steps.
+
+    Parameters
+    ----------
+    out_dir
+        The run folder (created if missing).
+    flush_every
+        Steps buffered before a flush [-].
+    """
+
+    def __init__(self, out_dir: str | Path, flush_every: int = 16):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.flush_every = flush_every
+        self.buffers: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+        self.parts: dict[str, int] = dict.fromkeys(TABLES, 0)
+        self.steps_buffered = 0
+
+    def add_step(self, frames: dict[str, pd.DataFrame]) -> None:
+        """Add one step's rows (one DataFrame per table) and flush when due."""
+        for table, df in frames.items():
+            self.buffers[table].append(df)
+        self.steps_buffered += 1
+        if self.steps_buffered >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered row to a new part file per table."""
+        for table, frames in self.buffers.items():
+            if not frames:
+                continue
+            folder = self.out_dir / f"{table}.parquet"
+            folder.mkdir(exist_ok=True)
+            df = pd.concat(frames, ignore_index=True)
+            part = folder / f"part-{self.parts[table]:05d}.parquet"
+            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), part)
+            self.parts[table] += 1
+            frames.clear()
+        self.steps_buffered = 0
+
+    def close(self) -> None:
+        """Flush, then turn each table's folder of parts into one Parquet file."""
+        self.flush()
+        for table in TABLES:
+            consolidate(self.out_dir / f"{table}.parquet")
+
+
+def consolidate(path: Path) -> None:
+    """Replace a folder of Parquet part files by one file with the same name (no-op for a file)."""
+    if not path.is_dir():
+        return
+    parts = sorted(path.glob("part-*.parquet"))
+    tmp = path.with_suffix(".parquet.tmp")
+    if parts:
+        table = pa.concat_tables(pq.read_table(p) for p in parts)
+        pq.write_table(table, tmp)
+    shutil.rmtree(path)
+    if parts:
+        tmp.rename(path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write a dict as pretty JSON (NaN written as null)."""
+
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, float | np.floating):
+            return None if not np.isfinite(v) else float(v)
+        if isinstance(v, np.integer):
+            return int(v)
+        return v
+
+    path.write_text(json.dumps(clean(data), indent=2, sort_keys=True) + "\n")
+
+
+def read_run(run_dir: str | Path) -> dict[str, pd.DataFrame | dict]:
+    """Read a run folder: every table present as a DataFrame, ``kpis`` as a dict.
+
+    Parameters
+    ----------
+    run_dir
+        A folder written by ``cosim run`` (complete or interrupted).
+    """
+    run_dir = Path(run_dir)
+    out: dict[str, pd.DataFrame | dict] = {}
+    for table in (*TABLES, "home_kpis"):
+        path = run_dir / f"{table}.parquet"
+        if path.exists():
+            out[table] = pd.read_parquet(path)
+    if (run_dir / "kpis.json").exists():
+        out["kpis"] = json.loads((run_dir / "kpis.json").read_text())
+    return out

@@ -1,0 +1,177 @@
+"""Run one scenario: build the mosaik world, run it, write the results folder and its KPIs.
+
+A run is a function of the scenario (with its control level and days) and an output folder,
+with no global state, so that sweeps can call it from many processes.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mosaik
+import pandapower as pp
+import pandas as pd
+
+from grids.feeder import Feeder, element_ids
+from grids.loaders import load_feeder
+from testbed import kpis as kpi
+from testbed.results import read_run, write_json
+from testbed.scenario import Scenario, parse_scenario, scenario_as_run_text
+
+SIM_CONFIG = {
+    "Profiles": {"python": "sims.profiles_sim:ProfilesSim"},
+    "Homes": {"python": "sims.homes_sim:HomesSim"},
+    "Grid": {"python": "sims.grid_sim:GridSim"},
+    "Collector": {"python": "sims.collector_sim:CollectorSim"},
+}
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns: its folder, KPIs and wall time split."""
+
+    out_dir: Path
+    kpis: dict[str, float]
+    wall_s: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def scenario_feeder(scenario: Scenario) -> Feeder:
+    """Load and check the feeder a scenario names."""
+    base = scenario.source.parent if scenario.source else Path.cwd()
+    return load_feeder(scenario.grid_source, n_homes=scenario.n_homes,
+                       seed=scenario.layout_seed, n_feeders=scenario.n_feeders, base_dir=base)
+
+
+def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: bool = False,
+                flush_every: int = 4) -> mosaik.World:
+    """Create the mosaik world of a run and connect its simulators.
+
+    Profiles -> Homes -> Grid (Load entities); Homes, Grid and Transformer entities ->
+    Collector. All simulators are time-based with the scenario's step.
+    """
+    text = scenario_as_run_text(scenario)
+    home_ids = feeder.homes.index.tolist()
+    buses = [int(b) for b in feeder.homes.bus]
+    base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
+    world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False)
+    profiles = world.start("Profiles", scenario_toml=text, home_ids=home_ids, buses=buses)
+    homes_sim = world.start("Homes", scenario_toml=text, home_ids=home_ids, buses=buses)
+    grid_sim = world.start("Grid", scenario_toml=text, base_dir=base_dir)
+    collector_sim = world.start(
+        "Collector", out_dir=str(out_dir),
+        start=pd.Timestamp(scenario.start).isoformat(), timezone=scenario.timezone,
+        step_s=scenario.step_s, bus_ids=element_ids(feeder.net.bus),
+        line_ids=element_ids(feeder.net.line), trafo_ids=element_ids(feeder.net.trafo),
+        trafo_sn_mva=[float(x) for x in feeder.net.trafo.sn_mva], flush_every=flush_every)
+
+    n = len(home_ids)
+    prof = profiles.HomeProfile.create(n)
+    homes = homes_sim.Home.create(n)
+    loads = grid_sim.Load.create(n)
+    trafos = grid_sim.Transformer.create(len(feeder.net.trafo))
+    grid = grid_sim.Grid.create(1)[0]
+    collector = collector_sim.Collector.create(1)[0]
+    for src, home, load in zip(prof, homes, loads, strict=True):
+        world.connect(src, home, "base_kw", "pv_kw", "ev_kw", "hp_kw")
+        world.connect(home, load, "p_kw", "q_kvar")
+        world.connect(home, collector, "p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw",
+                      "battery_kw", "soc")
+    world.connect(grid, collector, "vm_pu", "line_loading_percent", "losses_mw", "converged")
+    for t in trafos:
+        world.connect(t, collector, "p_mw", "q_mvar", "loading_percent")
+    return world
+
+
+def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
+                 ) -> tuple[dict[str, float], pd.DataFrame]:
+    """KPIs of a run folder: the dict written to ``kpis.json`` and the per-home table.
+
+    The voltage band applies to the feeder's LV buses (``vn_kv < 1``).
+    """
+    r = read_run(out_dir)
+    ids = pd.Series(element_ids(feeder.net.bus), index=feeder.net.bus.index)
+    lv_ids = ids[feeder.net.bus.vn_kv < 1.0].tolist()
+    grid = kpi.grid_kpis(r["buses"], r["lines"], r["transformer"], r["grid"],
+                         step_s=scenario.step_s, vm_min_pu=scenario.vm_min_pu,
+                         vm_max_pu=scenario.vm_max_pu,
+                         max_loading_percent=scenario.max_loading_percent,
+                         band_bus_ids=lv_ids)
+    steps = r["grid"].time.nunique()
+    per_home = kpi.home_kpis(r["homes"], scenario.tariff, step_s=scenario.step_s,
+                             days=steps * scenario.step_s / 86400.0)
+    homes = feeder.homes.reset_index()[["home_id", "bus", "feeder"]]
+    homes["bus_id"] = ids.loc[homes.bus].to_numpy()
+    per_home = homes.merge(per_home, on="home_id", how="right")
+    return {**grid, **kpi.community_kpis(r["homes"], per_home)}, per_home
+
+
+def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = True,
+                 feeder: Feeder | None = None) -> RunResult:
+    """Run a scenario and write its results folder (see :mod:`testbed.results`).
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario (command-line overrides applied).
+    out_dir
+        The run folder; created, must be empty or missing.
+    progress
+        Show mosaik's progress bar.
+    feeder
+        The scenario's feeder if already loaded (it is checked either way).
+
+    Returns
+    -------
+    RunResult
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir}: output folder exists and is not empty")
+    feeder = feeder if feeder is not None else scenario_feeder(scenario)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = scenario_as_run_text(scenario)
+    parse_scenario(text, source=out_dir / "scenario.toml")  # the file as run must reproduce it
+    (out_dir / "scenario.toml").write_text(text)
+    pp.to_json(feeder.net, str(out_dir / "network.json"))
+    meta = {"status": "running", "scenario": scenario.name, "control": scenario.control,
+            "grid": feeder.name, "n_homes": len(feeder.homes), "n_steps": scenario.n_steps,
+            "python": platform.python_version(), "mosaik": mosaik.__version__}
+    write_json(out_dir / "meta.json", meta)
+    t_setup = time.perf_counter()
+    try:
+        with build_world(scenario, feeder, out_dir) as world:
+            t_world = time.perf_counter()
+            world.run(until=scenario.n_steps * scenario.step_s, print_progress=progress)
+    except BaseException as exc:
+        meta.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        write_json(out_dir / "meta.json", meta)
+        raise
+    t_run = time.perf_counter()
+    kpis, per_home = compute_kpis(scenario, feeder, out_dir)
+    write_json(out_dir / "kpis.json", kpis)
+    per_home.to_parquet(out_dir / "home_kpis.parquet", index=False)
+    t_end = time.perf_counter()
+    timings = {"setup_s": t_setup - t0, "world_s": t_world - t_setup, "run_s": t_run - t_world,
+               "kpis_s": t_end - t_run}
+    meta.update(status="complete", wall_s=t_end - t0, timings=timings)
+    write_json(out_dir / "meta.json", meta)
+    return RunResult(out_dir=out_dir, kpis=kpis, wall_s=t_end - t0, timings=timings)
+
+
+def kpi_table(kpis: dict[str, float]) -> str:
+    """KPIs as an aligned two-column text table."""
+    width = max(len(k) for k in kpis)
+    rows = []
+    for k, v in kpis.items():
+        if isinstance(v, float):
+            txt = f"{v:,.4f}" if abs(v) < 10 else f"{v:,.1f}"
+        else:
+            txt = json.dumps(v)
+        rows.append(f"{k:<{width}}  {txt:>14}")
+    return "\n".join(rows)

@@ -1,0 +1,447 @@
+"""Scenario files: a declarative TOML description of one study, validated before anything runs.
+
+:func:`load_scenario` reads a file, checks every field and raises one
+:class:`~testbed.errors.ScenarioError` listing all problems, each as
+``<file>: <field>: <what is wrong> (got <value>)``. See ``scenarios/default.toml`` for every field
+with its meaning and unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from testbed.errors import ScenarioError
+
+CONTROL_LEVELS = ("none", "cems", "market", "dso")
+IMPLEMENTED_CONTROL_LEVELS = ("none",)
+VOLTAGE_BANDS = {"uk": (0.94, 1.10), "en50160": (0.90, 1.10)}
+BASE_PROFILES = ("H0-A", "H0-B", "H0-C", "H0-G", "H0-L")
+EV_PROFILES = {3.7: ("HLS_A_3.7", "HLS_B_3.7", "HLS_C_3.7"), 11.0: ("HLS_A_11.0", "HLS_B_11.0")}
+HP_PROFILES = (
+    "Air_Alternative_1", "Air_Parallel_1", "Air_Semi-Parallel_1", "Soil_Alternative_1",
+    "Air_Alternative_2", "Air_Parallel_2", "Air_Semi-Parallel_2", "Soil_Alternative_2",
+)
+
+
+@dataclass(frozen=True)
+class TouPeriod:
+    """One Time-of-Use period: import price from ``start`` (inclusive) to ``end`` (exclusive).
+
+    Times are local wall-clock ``HH:MM``; ``end`` may be ``24:00``.
+    """
+
+    start_min: int
+    end_min: int
+    import_eur_per_kwh: float
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """A home tariff: ToU import prices by local time of day and a flat export price."""
+
+    name: str
+    periods: tuple[TouPeriod, ...]
+    export_eur_per_kwh: float
+    standing_eur_per_day: float = 0.0
+
+    def import_price(self, minute_of_day: int) -> float:
+        """Import price [EUR/kWh] at a local minute of the day (0-1439)."""
+        for p in self.periods:
+            if p.start_min <= minute_of_day < p.end_min:
+                return p.import_eur_per_kwh
+        raise ValueError(f"tariff {self.name}: no period covers minute {minute_of_day}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. Build it with :func:`load_scenario` or :func:`parse_scenario`.
+
+    Attributes are grouped as in the TOML file; ``source`` is the file it came from and ``text``
+    its content, written verbatim into each run folder.
+    """
+
+    name: str
+    seed: int
+    start: dt.date
+    days: int
+    step_s: int
+    timezone: str
+    control: str
+    grid_source: str
+    n_homes: int
+    n_feeders: int
+    layout_seed: int
+    vm_min_pu: float
+    vm_max_pu: float
+    max_loading_percent: float
+    annual_kwh_mean: float
+    annual_kwh_sd: float
+    power_factor: float
+    penetration: dict[str, float]
+    pv_kwp: tuple[float, float]
+    battery_kwh: tuple[float, float]
+    battery_kw: float
+    battery_efficiency: float
+    ev_charger_kw: tuple[float, ...]
+    heat_pump_kw: tuple[float, float]
+    tariff: Tariff
+    source: Path | None = None
+    text: str = field(default="", repr=False)
+
+    @property
+    def steps_per_day(self) -> int:
+        """Number of steps in 24 h."""
+        return 86400 // self.step_s
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps of the whole run."""
+        return self.days * self.steps_per_day
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The scenario's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def with_overrides(self, **changes: Any) -> Scenario:
+        """Return a copy with some fields replaced, re-validated (used by the CLI options)."""
+        new = replace(self, **changes)
+        problems = _check_overrides(new)
+        if problems:
+            raise ScenarioError(problems)
+        return new
+
+
+class _Reader:
+    """Reads typed fields from a TOML table, collecting problems instead of raising at once."""
+
+    def __init__(self, data: dict, where: str):
+        self.data = data
+        self.where = where
+        self.problems: list[str] = []
+        self.seen: set[str] = set()
+
+    def bad(self, key: str, msg: str, value: Any) -> None:
+        self.problems.append(f"{self.where}: {key}: {msg} (got {value!r})")
+
+    def get(self, key: str, default: Any = ...) -> Any:
+        node: Any = self.data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                if default is ...:
+                    self.problems.append(f"{self.where}: {key}: required field is missing")
+                    return None
+                return default
+            node = node[part]
+        self.seen.add(key)
+        return node
+
+    def number(self, key: str, default: Any = ..., *, lo: float | None = None,
+               hi: float | None = None, integer: bool = False, lo_open: bool = False) -> Any:
+        v = self.get(key, default)
+        if v is None:
+            return None
+        ok_type = isinstance(v, int) if integer else isinstance(v, int | float)
+        if isinstance(v, bool) or not ok_type:
+            self.bad(key, "must be an integer" if integer else "must be a number", v)
+            return None
+        if v != v or v in (float("inf"), float("-inf")):
+            self.bad(key, "must be finite", v)
+            return None
+        if lo is not None and (v <= lo if lo_open else v < lo):
+            self.bad(key, f"must be {'>' if lo_open else '>='} {lo}", v)
+            return None
+        if hi is not None and v > hi:
+            self.bad(key, f"must be <= {hi}", v)
+            return None
+        return v
+
+    def range_pair(self, key: str, default: Any, *, lo: float = 0.0) -> tuple[float, float] | None:
+        v = self.get(key, default)
+        if (not isinstance(v, list | tuple) or len(v) != 2
+                or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)):
+            self.bad(key, "must be a [min, max] pair of numbers", v)
+            return None
+        if not (lo <= v[0] <= v[1]):
+            self.bad(key, f"must satisfy {lo} <= min <= max", v)
+            return None
+        return float(v[0]), float(v[1])
+
+    def string(self, key: str, default: Any = ..., choices: tuple[str, ...] | None = None) -> Any:
+        v = self.get(key, default)
+        if v is None:
+            return None
+        if not isinstance(v, str):
+            self.bad(key, "must be a string", v)
+            return None
+        if choices is not None and v not in choices:
+            self.bad(key, f"must be one of {', '.join(choices)}", v)
+            return None
+        return v
+
+
+def _hhmm(text: Any) -> int | None:
+    if not isinstance(text, str) or len(text) != 5 or text[2] != ":":
+        return None
+    try:
+        h, m = int(text[:2]), int(text[3:])
+    except ValueError:
+        return None
+    if not (0 <= h <= 24 and 0 <= m < 60) or (h == 24 and m):
+        return None
+    return 60 * h + m
+
+
+def _read_tariff(r: _Reader) -> Tariff | None:
+    name = r.string("tariff.name", "tou")
+    export = r.number("tariff.export_eur_per_kwh", lo=0.0)
+    standing = r.number("tariff.standing_eur_per_day", 0.0, lo=0.0)
+    raw = r.get("tariff.periods")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        r.bad("tariff.periods", "must be a non-empty list of {start, end, import_eur_per_kwh}", raw)
+        return None
+    periods = []
+    for i, p in enumerate(raw):
+        key = f"tariff.periods[{i}]"
+        if not isinstance(p, dict):
+            r.bad(key, "must be a table {start, end, import_eur_per_kwh}", p)
+            continue
+        s, e = _hhmm(p.get("start")), _hhmm(p.get("end"))
+        price = p.get("import_eur_per_kwh")
+        if s is None:
+            r.bad(f"{key}.start", "must be a time HH:MM", p.get("start"))
+        if e is None:
+            r.bad(f"{key}.end", "must be a time HH:MM (24:00 allowed)", p.get("end"))
+        if (not isinstance(price, int | float) or isinstance(price, bool) or price != price
+                or price < 0):
+            r.bad(f"{key}.import_eur_per_kwh", "must be a number >= 0", price)
+            price = None
+        if s is not None and e is not None and e <= s:
+            r.bad(f"{key}.end", f"must be after start {p.get('start')}", p.get("end"))
+        elif s is not None and e is not None and price is not None:
+            periods.append(TouPeriod(s, e, float(price)))
+    periods.sort(key=lambda p: p.start_min)
+    if len(periods) == len(raw):
+        covered = 0
+        for p in periods:
+            if p.start_min != covered:
+                r.bad("tariff.periods", f"must cover the day without gap or overlap; "
+                      f"problem at {covered // 60:02d}:{covered % 60:02d}", raw)
+                return None
+            covered = p.end_min
+        if covered != 1440:
+            r.bad("tariff.periods", "must end at 24:00", raw)
+            return None
+    if name is None or export is None or standing is None or len(periods) != len(raw):
+        return None
+    return Tariff(name, tuple(periods), float(export), float(standing))
+
+
+def _check_overrides(s: Scenario) -> list[str]:
+    """Checks of fields the command line can override (days, start, control)."""
+    where = str(s.source) if s.source else "<scenario>"
+    problems = []
+    if not isinstance(s.days, int) or s.days < 1:
+        problems.append(f"{where}: days: must be an integer >= 1 (got {s.days!r})")
+    if s.control not in CONTROL_LEVELS:
+        problems.append(f"{where}: control: must be one of {', '.join(CONTROL_LEVELS)} "
+                        f"(got {s.control!r})")
+    elif s.control not in IMPLEMENTED_CONTROL_LEVELS:
+        problems.append(f"{where}: control: level {s.control!r} is not implemented yet; "
+                        f"available: {', '.join(IMPLEMENTED_CONTROL_LEVELS)}")
+    return problems
+
+
+def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
+    """Parse and validate a scenario from TOML text.
+
+    Parameters
+    ----------
+    text
+        The TOML document.
+    source
+        File the text came from; named in every error.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem found, each naming file, field and value.
+    """
+    where = str(source) if source is not None else "<scenario>"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{where}: not valid TOML ({exc})") from None
+    r = _Reader(data, where)
+
+    name = r.string("name", Path(where).stem)
+    seed = r.number("seed", integer=True, lo=0)
+    start_raw = r.get("start")
+    start = None
+    if isinstance(start_raw, dt.datetime):
+        r.bad("start", "must be a date YYYY-MM-DD without time", start_raw)
+    elif isinstance(start_raw, dt.date):
+        start = start_raw
+    elif isinstance(start_raw, str):
+        try:
+            start = dt.date.fromisoformat(start_raw)
+        except ValueError:
+            r.bad("start", "must be a date YYYY-MM-DD", start_raw)
+    elif start_raw is not None:
+        r.bad("start", "must be a date YYYY-MM-DD", start_raw)
+    days = r.number("days", 1, integer=True, lo=1)
+    step_s = r.number("step_s", 900, integer=True, lo=0, lo_open=True)
+    if step_s is not None and 86400 % step_s:
+        r.bad("step_s", "must divide the day (86400 s)", step_s)
+        step_s = None
+    if step_s is not None and step_s % 60:
+        r.bad("step_s", "must be a whole number of minutes", step_s)
+        step_s = None
+    timezone = r.string("timezone", "Europe/London")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            r.bad("timezone", "unknown time zone", timezone)
+            timezone = None
+    control = r.string("control", "none", CONTROL_LEVELS)
+
+    grid_source = r.string("grid.source", "reference")
+    n_homes = r.number("grid.n_homes", 184, integer=True, lo=1)
+    n_feeders = r.number("grid.n_feeders", 5, integer=True, lo=1)
+    if n_homes is not None and n_feeders is not None and n_feeders > n_homes:
+        r.bad("grid.n_feeders", f"must not exceed grid.n_homes ({n_homes})", n_feeders)
+    layout_seed = r.number("grid.layout_seed", 1, integer=True, lo=0)
+
+    band = r.string("limits.voltage_band", "uk", tuple(VOLTAGE_BANDS))
+    vmin_d, vmax_d = VOLTAGE_BANDS.get(band or "uk", VOLTAGE_BANDS["uk"])
+    vm_min = r.number("limits.vm_min_pu", vmin_d, lo=0.5, hi=1.0)
+    vm_max = r.number("limits.vm_max_pu", vmax_d, lo=1.0, hi=1.5)
+    loading = r.number("limits.max_loading_percent", 100.0, lo=0.0, lo_open=True)
+
+    annual_mean = r.number("homes.annual_kwh_mean", 3100.0, lo=0.0, lo_open=True)
+    annual_sd = r.number("homes.annual_kwh_sd", 900.0, lo=0.0)
+    pf = r.number("homes.power_factor", 0.95, lo=0.5, hi=1.0)
+
+    penetration = {}
+    for dev in ("pv", "battery", "ev", "heat_pump", "cems"):
+        v = r.number(f"penetration.{dev}", 0.0, lo=0.0, hi=1.0)
+        penetration[dev] = float(v) if v is not None else 0.0
+    if penetration["battery"] > penetration["pv"]:
+        r.bad("penetration.battery", f"batteries go to PV homes: must not exceed "
+              f"penetration.pv ({penetration['pv']})", penetration["battery"])
+
+    pv_kwp = r.range_pair("devices.pv_kwp", [2.0, 5.0])
+    battery_kwh = r.range_pair("devices.battery_kwh", [5.0, 10.0])
+    battery_kw = r.number("devices.battery_kw", 3.0, lo=0.0, lo_open=True)
+    battery_eff = r.number("devices.battery_efficiency", 0.9, lo=0.0, hi=1.0, lo_open=True)
+    chargers = r.get("devices.ev_charger_kw", [3.7, 11.0])
+    if (not isinstance(chargers, list) or not chargers
+            or any(c not in EV_PROFILES for c in chargers)):
+        r.bad("devices.ev_charger_kw", f"must be a non-empty list of charger ratings from "
+              f"{sorted(EV_PROFILES)} (the simbench home-charging profiles)", chargers)
+        chargers = None
+    hp_kw = r.range_pair("devices.heat_pump_kw", [2.0, 4.0])
+    tariff = _read_tariff(r)
+
+    known_tables = {"grid", "limits", "homes", "penetration", "devices", "tariff"}
+    known_top = {"name", "seed", "start", "days", "step_s", "timezone", "control"}
+    for key in data:
+        if key not in known_tables | known_top:
+            r.bad(key, "unknown field", data[key])
+    for table in known_tables & set(data):
+        if not isinstance(data[table], dict):
+            r.bad(table, "must be a table", data[table])
+            continue
+        for key in data[table]:
+            full = f"{table}.{key}"
+            if full not in r.seen and not (table == "tariff" and key == "periods"):
+                r.bad(full, "unknown field", data[table][key])
+
+    if r.problems:
+        raise ScenarioError(r.problems)
+    scenario = Scenario(
+        name=name, seed=seed, start=start, days=days, step_s=step_s, timezone=timezone,
+        control=control, grid_source=grid_source, n_homes=n_homes, n_feeders=n_feeders,
+        layout_seed=layout_seed, vm_min_pu=float(vm_min), vm_max_pu=float(vm_max),
+        max_loading_percent=float(loading), annual_kwh_mean=float(annual_mean),
+        annual_kwh_sd=float(annual_sd), power_factor=float(pf), penetration=penetration,
+        pv_kwp=pv_kwp, battery_kwh=battery_kwh, battery_kw=float(battery_kw),
+        battery_efficiency=float(battery_eff), ev_charger_kw=tuple(float(c) for c in chargers),
+        heat_pump_kw=hp_kw, tariff=tariff,
+        source=Path(source) if source is not None else None, text=text,
+    )
+    problems = _check_overrides(scenario)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        A TOML file (see ``scenarios/default.toml``).
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing or any field is invalid (all problems listed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: scenario file not found")
+    return parse_scenario(path.read_text(), source=path)
+
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value)
+
+
+def scenario_as_run_text(scenario: Scenario) -> str:
+    """The scenario's TOML text with its top-level fields set to the values actually run.
+
+    Command-line overrides (``days``, ``start``, ``control``) are written into the text, each
+    marked with a comment, so that the ``scenario.toml`` of a run folder reproduces the run.
+    """
+    import re
+
+    lines = scenario.text.splitlines()
+    first_table = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")),
+                       len(lines))
+    for key in ("start", "days", "control"):
+        value = getattr(scenario, key)
+        pattern = re.compile(rf"^\s*{key}\s*=")
+        new = f"{key} = {_toml_value(value)}"
+        for i in range(first_table):
+            if pattern.match(lines[i]):
+                old = tomllib.loads(lines[i].split("#")[0]).get(key)
+                if old != value:
+                    lines[i] = f"{new}  # as run (overridden on the command line)"
+                break
+        else:
+            lines.insert(0, f"{new}  # as run (set on the command line)")
+            first_table += 1
+    return "\n".join(lines) + "\n"
