@@ -81,7 +81,8 @@ class CompiledNet:
     slack_int, v_slack_re, v_slack_im
         Internal index and fixed complex voltage [p.u.] of each slack bus. [n_slack]
     pq_int
-        Internal index of each non-slack bus, in the order of the ``Y_pp`` rows. [n_pq]
+        Internal index of each non-slack bus, in the order of the ``Y_pp`` rows, which is the
+        fill-reducing order of the LU factors (no permutation left). [n_pq]
     pos_of_int
         Position of each internal bus in ``pq_int`` (``-1`` for slack buses). [n_int]
     c_re, c_im
@@ -90,10 +91,10 @@ class CompiledNet:
         No-load voltage of each non-slack bus [p.u.], the starting point. [n_pq]
     y_indptr, y_indices, y_re, y_im
         ``Ybus`` in CSR form (internal numbering).
-    perm_r, perm_c
-        Row and column permutations of the LU: row ``i`` of ``Y_pp`` is row ``perm_r[i]`` of
-        ``L U``; unknown ``i`` of ``Y_pp`` is unknown ``perm_c[i]`` of the factorised system
-        (``x = y[perm_c]``).
+    ref_re, ref_im
+        Unit phasor of the no-load voltage angle of each internal bus: angles are computed
+        relative to it (small angles, fast and exact ``atan``). ``ref_deg``: that angle
+        [degree]. [n_int]
     l_indptr, l_indices, l_re, l_im
         Strictly lower part of unit-diagonal ``L`` in CSC form.
     u_indptr, u_indices, u_re, u_im
@@ -146,8 +147,9 @@ class CompiledNet:
     y_indices: np.ndarray
     y_re: np.ndarray
     y_im: np.ndarray
-    perm_r: np.ndarray
-    perm_c: np.ndarray
+    ref_re: np.ndarray
+    ref_im: np.ndarray
+    ref_deg: np.ndarray
     l_indptr: np.ndarray
     l_indices: np.ndarray
     l_re: np.ndarray
@@ -328,20 +330,37 @@ def compile_net(net) -> CompiledNet:
     pq_mask = np.ones(n_int, dtype=bool)
     pq_mask[slack_int] = False
     pq_int = np.flatnonzero(pq_mask).astype(np.int64)
-    pos_of_int = np.full(n_int, -1, dtype=np.int64)
-    pos_of_int[pq_int] = np.arange(len(pq_int))
 
     ybus_c = ybus.tocsc()
     y_pp = ybus_c[pq_int][:, pq_int].tocsc()
     y_ps = ybus_c[pq_int][:, slack_int]
     c = -(y_ps @ v_slack)
     try:
+        # 1) fill-reducing order (minimum degree on A^T + A), 2) renumber the non-slack buses
+        # in that order and factorise again without any permutation, so that the kernels work
+        # in LU order directly (no scatter/gather per iteration).
         lu = splu(y_pp, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                  options={"SymmetricMode": True})
+        pq_int = pq_int[np.argsort(lu.perm_c)]
+        y_pp = ybus_c[pq_int][:, pq_int].tocsc()
+        y_ps = ybus_c[pq_int][:, slack_int]
+        c = -(y_ps @ v_slack)
+        lu = splu(y_pp, permc_spec="NATURAL", diag_pivot_thresh=0.0,
                   options={"SymmetricMode": True})
     except RuntimeError as exc:
         raise GridError(f"the admittance matrix between non-slack buses is singular: {exc}"
                         ) from exc
+    ident = np.arange(len(pq_int))
+    if not (np.array_equal(lu.perm_r, ident) and np.array_equal(lu.perm_c, ident)):
+        raise GridError("the LU factorisation of Y_pp needed pivoting (an unusual admittance "
+                        "matrix); the engine requires diagonal pivots")
+    pos_of_int = np.full(n_int, -1, dtype=np.int64)
+    pos_of_int[pq_int] = np.arange(len(pq_int))
     v_nl = lu.solve(c) if len(pq_int) else np.zeros(0, dtype=complex)
+    v_all = np.empty(n_int, dtype=complex)
+    v_all[pq_int] = v_nl
+    v_all[slack_int] = v_slack
+    ref = np.exp(1j * np.angle(v_all))
     low = sp.tril(lu.L, k=-1).tocsc()
     up = sp.triu(lu.U, k=1).tocsc()
     low.sort_indices()
@@ -469,8 +488,9 @@ def compile_net(net) -> CompiledNet:
         y_indices=_frozen(ycsr.indices, i64),
         y_re=_frozen(ycsr.data.real, f64),
         y_im=_frozen(ycsr.data.imag, f64),
-        perm_r=_frozen(lu.perm_r, i64),
-        perm_c=_frozen(lu.perm_c, i64),
+        ref_re=_frozen(ref.real, f64),
+        ref_im=_frozen(ref.imag, f64),
+        ref_deg=_frozen(np.angle(v_all, deg=True), f64),
         l_indptr=_frozen(low.indptr, i64),
         l_indices=_frozen(low.indices, i64),
         l_re=_frozen(low.data.real, f64),

@@ -25,8 +25,10 @@ Design decisions
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -37,7 +39,17 @@ from grids.newton import newton_raphson
 from testbed.errors import LoadflowInputError
 
 #: Batches with at most this many steps run on the calling thread (no thread dispatch).
-SERIAL_MAX_STEPS = 16
+SERIAL_MAX_STEPS = 64
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``threads`` worker threads (created on first use)."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(max_workers=threads,
+                                             thread_name_prefix="loadflow")
+    return _POOLS[threads]
 
 
 @dataclass(frozen=True)
@@ -150,10 +162,11 @@ class LoadFlow:
         as pandapower's ``tolerance_mva``.
     max_iteration
         Iteration cap of the fixed-point iteration before the Newton fallback.
-    chunk
-        Steps solved together in one vectorised chunk (tuning knob, 32 by default).
     newton_fallback
         Re-solve non-converged steps with Newton-Raphson before flagging them.
+    threads
+        Threads for batches (default: ``numba.get_num_threads()``, i.e. ``NUMBA_NUM_THREADS``
+        or the number of cores). May be changed on the instance.
 
     Raises
     ------
@@ -164,13 +177,14 @@ class LoadFlow:
     """
 
     def __init__(self, net, *, tolerance_mva: float = 1e-10, max_iteration: int = 100,
-                 chunk: int = 32, newton_fallback: bool = True):
+                 newton_fallback: bool = True, threads: int | None = None):
         self.compiled: CompiledNet = compile_net(net)
         c = self.compiled
         self.tolerance_mva = float(tolerance_mva)
         self.max_iteration = int(max_iteration)
-        self.chunk = int(chunk)
         self.newton_fallback = bool(newton_fallback)
+        self.threads = int(threads) if threads else numba.get_num_threads()
+        self.lanes = kernels.LANES
         self._tol_pu = self.tolerance_mva / c.base_mva
         inj = np.zeros(c.n_int, dtype=bool)
         inj[c.load_int[c.load_int >= 0]] = True
@@ -179,17 +193,17 @@ class LoadFlow:
         inj[c.s_const_im != 0] = True
         inj_pos = np.flatnonzero(inj[c.pq_int]).astype(np.int64)
         self._netw = (
-            c.pq_int, c.slack_int, c.v_slack_re, c.v_slack_im, c.c_re, c.c_im,
-            c.v_nl_re, c.v_nl_im, inj_pos,
-            c.perm_r, c.perm_c, c.l_indptr, c.l_indices, c.l_re, c.l_im,
-            c.u_indptr, c.u_indices, c.u_re, c.u_im, c.ud_inv_re, c.ud_inv_im,
-            c.y_indptr, c.y_indices, c.y_re, c.y_im,
-            c.load_int, c.load_scale, c.sgen_int, c.sgen_scale,
-            c.s_const_re, c.s_const_im, float(c.base_mva), int(c.n_int),
-            c.bus_int, c.br_f, c.br_t, c.yf_ff_re, c.yf_ff_im, c.yf_ft_re, c.yf_ft_im,
-            c.yt_tf_re, c.yt_tf_im, c.yt_tt_re, c.yt_tt_im,
-            c.line_br, c.line_i_base, c.line_bus_nan,
-            c.trafo_br, c.trafo_i_base_hv, c.trafo_i_base_lv, c.trafo_bus_nan, c.eg_int,
+            (c.pq_int, c.slack_int, c.v_slack_re, c.v_slack_im, c.c_re, c.c_im,
+             c.v_nl_re, c.v_nl_im, inj_pos,
+             c.l_indptr, c.l_indices, c.l_re, c.l_im,
+             c.u_indptr, c.u_indices, c.u_re, c.u_im, c.ud_inv_re, c.ud_inv_im,
+             c.load_int, c.load_scale, c.sgen_int, c.sgen_scale,
+             c.s_const_re, c.s_const_im, float(c.base_mva), int(c.n_int)),
+            (c.y_indptr, c.y_indices, c.y_re, c.y_im, c.ref_re, c.ref_im, c.ref_deg, c.bus_int,
+             c.br_f, c.br_t, c.yf_ff_re, c.yf_ff_im, c.yf_ft_re, c.yf_ft_im,
+             c.yt_tf_re, c.yt_tf_im, c.yt_tt_re, c.yt_tt_im,
+             c.line_br, c.line_i_base, c.line_bus_nan,
+             c.trafo_br, c.trafo_i_base_hv, c.trafo_i_base_lv, c.trafo_bus_nan, c.eg_int),
         )
         self._defaults = {
             "load_p_mw": c.load_p0[None, :].copy(),
@@ -240,7 +254,7 @@ class LoadFlow:
             Static generator active [MW] / reactive [Mvar] power, ``[n_steps, n_sgen]``
             (generation positive), likewise.
         parallel
-            Spread the batch over numba threads; default: when it has more than
+            Spread the batch over ``self.threads`` threads; default: when it has more than
             ``SERIAL_MAX_STEPS`` steps.
 
         Returns
@@ -274,14 +288,25 @@ class LoadFlow:
             np.zeros(n_steps, dtype=np.int64), np.empty(n_steps),
             np.zeros(n_steps, dtype=np.bool_),
         )
-        if parallel is None:
-            parallel = n_steps > SERIAL_MAX_STEPS
-        if parallel:
-            kernels.solve_parallel(n_steps, self.chunk, self._netw, ins, outs, self._tol_pu,
-                                   self.max_iteration)
+        lanes = self.lanes
+        n_chunks = -(-n_steps // lanes)
+        threads = self.threads if parallel is not False else 1
+        if parallel is None and n_steps <= SERIAL_MAX_STEPS:
+            threads = 1
+        args = (n_steps, self._netw, ins, outs, self._tol_pu, self.max_iteration)
+        if n_steps == 1:
+            kernels.solve_one(0, *args[1:])
+        elif threads <= 1 or n_chunks < 2:
+            kernels.solve_chunks(0, n_chunks, lanes, *args)
         else:
-            kernels.solve_serial(n_steps, min(self.chunk, n_steps), self._netw, ins, outs,
-                                 self._tol_pu, self.max_iteration)
+            # blocks of chunks, a few per thread for load balance (steps differ in iterations)
+            n_blocks = min(n_chunks, 8 * threads)
+            edges = np.linspace(0, n_chunks, n_blocks + 1).astype(np.int64)
+            pool = _pool(threads)
+            futures = [pool.submit(kernels.solve_chunks, int(a), int(b), lanes, *args)
+                       for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+            for fut in futures:
+                fut.result()
         vm, va, line, trafo, egp, egq, loss, iters, mism, conv = outs
         fallback = np.zeros(n_steps, dtype=np.bool_)
         if not conv.all():
@@ -332,12 +357,14 @@ class LoadFlow:
             n_fp = int(iters[s])
             if ok:
                 ids = np.array([s], dtype=np.int64)
-                kernels.extract_steps(ids, np.ascontiguousarray(v.real[:, None]),
-                                      np.ascontiguousarray(v.imag[:, None]),
-                                      np.ascontiguousarray(s_spec.real[:, None]),
-                                      np.ascontiguousarray(s_spec.imag[:, None]),
-                                      self._netw, outs)
+
+                def col(x):
+                    return np.ascontiguousarray(x[:, None])
+
+                kernels.extract_steps(ids, col(v.real), col(v.imag), col(s_spec.real),
+                                      col(s_spec.imag), self._netw, outs)
                 conv[s] = True
+                mism[s] = mis
             elif np.isfinite(mis) and not (mism[s] <= mis):
                 mism[s] = mis
             iters[s] = n_fp + it
