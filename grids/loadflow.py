@@ -234,8 +234,9 @@ class LoadFlow:
         if not np.isfinite(arr).all():
             bad = np.argwhere(~np.isfinite(arr))
             step, col = (int(x) for x in bad[0])
+            label = labels[col].item() if hasattr(labels[col], "item") else labels[col]
             raise LoadflowInputError(
-                f"{name}: value {arr[step, col]!r} for {kind} {labels[col]!r} (row {col}) "
+                f"{name}: value {float(arr[step, col])} for {kind} {label!r} (row {col}) "
                 f"at step {step} is not finite ({len(bad)} non-finite value(s) in all)")
         return arr
 
