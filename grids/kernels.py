@@ -71,22 +71,31 @@ def _injections(step_ids, load_int, load_scale, sgen_int, sgen_scale, s_const_re
             s_re[b, k] = s_const_re[b]
             s_im[b, k] = s_const_im[b]
     inv_base = 1.0 / base_mva
+    # element outer, lane inner: the K input rows being read stay in L1, writes are contiguous
+    rlp = np.empty(K, dtype=np.int64)
+    rlq = np.empty(K, dtype=np.int64)
+    rgp = np.empty(K, dtype=np.int64)
+    rgq = np.empty(K, dtype=np.int64)
     for k in range(K):
         s = step_ids[k]
-        rp = s if load_p.shape[0] > 1 else 0
-        rq = s if load_q.shape[0] > 1 else 0
-        for e in range(load_int.shape[0]):
-            b = load_int[e]
-            if b >= 0:
-                s_re[b, k] -= load_p[rp, e] * load_scale[e] * inv_base
-                s_im[b, k] -= load_q[rq, e] * load_scale[e] * inv_base
-        rp = s if sgen_p.shape[0] > 1 else 0
-        rq = s if sgen_q.shape[0] > 1 else 0
-        for e in range(sgen_int.shape[0]):
-            b = sgen_int[e]
-            if b >= 0:
-                s_re[b, k] += sgen_p[rp, e] * sgen_scale[e] * inv_base
-                s_im[b, k] += sgen_q[rq, e] * sgen_scale[e] * inv_base
+        rlp[k] = s if load_p.shape[0] > 1 else 0
+        rlq[k] = s if load_q.shape[0] > 1 else 0
+        rgp[k] = s if sgen_p.shape[0] > 1 else 0
+        rgq[k] = s if sgen_q.shape[0] > 1 else 0
+    for e in range(load_int.shape[0]):
+        b = load_int[e]
+        if b >= 0:
+            f = load_scale[e] * inv_base
+            for k in range(K):
+                s_re[b, k] -= load_p[rlp[k], e] * f
+                s_im[b, k] -= load_q[rlq[k], e] * f
+    for e in range(sgen_int.shape[0]):
+        b = sgen_int[e]
+        if b >= 0:
+            f = sgen_scale[e] * inv_base
+            for k in range(K):
+                s_re[b, k] += sgen_p[rgp[k], e] * f
+                s_im[b, k] += sgen_q[rgq[k], e] * f
     return s_re, s_im
 
 
@@ -126,6 +135,7 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
     fin_im = np.empty((m, K))
     mis = np.zeros(K)
     fin_mis = np.zeros(K)
+    newly = np.zeros(K, dtype=np.bool_)
     done = np.zeros(K, dtype=np.bool_)
     stopped = np.zeros(K, dtype=np.bool_)
     iters = np.zeros(K, dtype=np.int64)
@@ -197,20 +207,27 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
         v_re, b_re = b_re, v_re
         v_im, b_im = b_im, v_im
         active = 0
+        n_new = 0
         for k in range(K):
+            newly[k] = False
             if done[k] or stopped[k]:
                 continue
             iters[k] = it + 1
             if mis[k] < tol:
                 done[k] = True
+                newly[k] = True
+                n_new += 1
                 fin_mis[k] = mis[k]
-                for i in range(m):
-                    fin_re[i, k] = v_re[i, k]
-                    fin_im[i, k] = v_im[i, k]
             elif not (mis[k] < DIVERGED_PU):
                 stopped[k] = True
             else:
                 active += 1
+        if n_new > 0:  # freeze the lanes that converged now (row-wise, masked)
+            for i in range(m):
+                for k in range(K):
+                    if newly[k]:
+                        fin_re[i, k] = v_re[i, k]
+                        fin_im[i, k] = v_im[i, k]
         if active == 0:
             break
 
@@ -220,14 +237,11 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
     for k in range(K):
         if not done[k]:  # the last iterate of a lane that did not converge
             fin_mis[k] = mis[k]
-            for i in range(m):
-                fin_re[i, k] = v_re[i, k]
-                fin_im[i, k] = v_im[i, k]
     for i in range(m):
         bi = pq_int[i]
         for k in range(K):
-            vf_re[bi, k] = fin_re[i, k]
-            vf_im[bi, k] = fin_im[i, k]
+            vf_re[bi, k] = fin_re[i, k] if done[k] else v_re[i, k]
+            vf_im[bi, k] = fin_im[i, k] if done[k] else v_im[i, k]
     for j in range(slack_int.shape[0]):
         for k in range(K):
             vf_re[slack_int[j], k] = vs_re[j]
