@@ -229,15 +229,18 @@ def _read_tariff(r: _Reader) -> Tariff | None:
             periods.append(TouPeriod(s, e, float(price)))
     periods.sort(key=lambda p: p.start_min)
     if len(periods) == len(raw):
+        spans = ", ".join(f"{p.start_min // 60:02d}:{p.start_min % 60:02d}-"
+                          f"{p.end_min // 60:02d}:{p.end_min % 60:02d}" for p in periods)
         covered = 0
         for p in periods:
             if p.start_min != covered:
-                r.bad("tariff.periods", f"must cover the day without gap or overlap; "
-                      f"problem at {covered // 60:02d}:{covered % 60:02d}", raw)
+                r.problems.append(f"{r.where}: tariff.periods: must cover the day without gap "
+                                  f"or overlap; problem at {covered // 60:02d}:"
+                                  f"{covered % 60:02d} (got {spans})")
                 return None
             covered = p.end_min
         if covered != 1440:
-            r.bad("tariff.periods", "must end at 24:00", raw)
+            r.problems.append(f"{r.where}: tariff.periods: must end at 24:00 (got {spans})")
             return None
     if name is None or export is None or standing is None or len(periods) != len(raw):
         return None

@@ -1,0 +1,39 @@
+"""Shared fixtures: one default-day run per test session, small scenarios for fast checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from testbed.run import run_scenario
+from testbed.scenario import DEFAULT_SCENARIO, load_scenario, parse_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def default_scenario():
+    return load_scenario(DEFAULT_SCENARIO)
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory, default_scenario):
+    """The shipped default scenario, one day, run once per session."""
+    out = tmp_path_factory.mktemp("runs") / "default"
+    return run_scenario(default_scenario, out, progress=False)
+
+
+def small_scenario_text(n_homes: int = 12, days: int = 1, extra: str = "") -> str:
+    """The default scenario shrunk to a few homes (fast wiring and failure tests)."""
+    text = DEFAULT_SCENARIO.read_text()
+    text = text.replace("n_homes = 184", f"n_homes = {n_homes}").replace(
+        "n_feeders = 5", "n_feeders = 2").replace("days = 1", f"days = {days}")
+    return text + extra
+
+
+@pytest.fixture
+def small_scenario(tmp_path):
+    path = tmp_path / "small.toml"
+    path.write_text(small_scenario_text())
+    return parse_scenario(path.read_text(), source=path)
