@@ -20,9 +20,7 @@ from pandapower.toolbox import nets_equal
 
 from grids.loadflow import LoadFlow, LoadFlowResult
 from testbed.errors import LoadflowInputError, UnsupportedElement
-
-sys.path.insert(0, str(Path(__file__).parent))
-from loadflow_cases import (  # noqa: E402
+from tests.loadflow_cases import (
     SIMBENCH_CODES,
     assert_exact,
     draws,
