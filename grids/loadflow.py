@@ -25,6 +25,7 @@ Design decisions
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -42,6 +43,8 @@ from testbed.errors import LoadflowInputError
 SERIAL_MAX_STEPS = 64
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+
+_INPUTS = ("load_p_mw", "load_q_mvar", "sgen_p_mw", "sgen_q_mvar")
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
@@ -235,7 +238,9 @@ class LoadFlow:
                 f"{name}: shape {np.shape(value)} does not match [n_steps, {len(labels)}] "
                 f"({len(labels)} {kind} rows in the net)")
         arr = np.ascontiguousarray(arr)
-        if not np.isfinite(arr).all():
+        # fast path: the sum is finite when every value is (overflow falls through to the
+        # full check, which then finds nothing)
+        if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
             bad = np.argwhere(~np.isfinite(arr))
             step, col = (int(x) for x in bad[0])
             label = labels[col].item() if hasattr(labels[col], "item") else labels[col]
@@ -272,16 +277,16 @@ class LoadFlow:
             An input has the wrong shape or a non-finite value (names element and step), or
             the inputs disagree on the number of steps. Nothing is solved then.
         """
-        inputs = {"load_p_mw": load_p_mw, "load_q_mvar": load_q_mvar,
-                  "sgen_p_mw": sgen_p_mw, "sgen_q_mvar": sgen_q_mvar}
-        arrays = {k: self._prepare(k, v) for k, v in inputs.items()}
-        lengths = {k: a.shape[0] for k, a in arrays.items() if inputs[k] is not None}
-        n_steps = max(lengths.values(), default=1)
-        for k, n in lengths.items():
-            if n not in (1, n_steps):
+        ins = (self._prepare("load_p_mw", load_p_mw), self._prepare("load_q_mvar", load_q_mvar),
+               self._prepare("sgen_p_mw", sgen_p_mw), self._prepare("sgen_q_mvar", sgen_q_mvar))
+        given = (load_p_mw is not None, load_q_mvar is not None, sgen_p_mw is not None,
+                 sgen_q_mvar is not None)
+        n_steps = max((a.shape[0] for a, g in zip(ins, given, strict=True) if g), default=1)
+        for name, a, g in zip(_INPUTS, ins, given, strict=True):
+            if g and a.shape[0] not in (1, n_steps):
                 raise LoadflowInputError(
-                    f"{k}: {n} steps, but another input has {n_steps} steps")
-        return self._solve(n_steps, tuple(arrays.values()), parallel)
+                    f"{name}: {a.shape[0]} steps, but another input has {n_steps} steps")
+        return self._solve(n_steps, ins, parallel)
 
     def _solve(self, n_steps: int, ins: tuple, parallel: bool | None) -> LoadFlowResult:
         c = self.compiled
@@ -316,20 +321,18 @@ class LoadFlow:
         fallback = np.zeros(n_steps, dtype=np.bool_)
         if not conv.all():
             self._fallback(np.flatnonzero(~conv), ins, outs, fallback)
-        bad = ~conv
-        if bad.any():
-            for a in (vm, va, line, trafo, egp, egq, loss):
-                a[bad] = np.nan
-        mism *= c.base_mva
-        arrays = dict(vm_pu=vm, va_degree=va, line_loading_percent=line,
-                      trafo_loading_percent=trafo, ext_grid_p_mw=egp, ext_grid_q_mvar=egq,
-                      losses_mw=loss, converged=conv, iterations=iters,
-                      max_mismatch_mva=mism, newton_fallback=fallback)
-        for a in arrays.values():
-            a.setflags(write=False)
-        return LoadFlowResult(**arrays, energised=c.energised, bus_index=c.bus_index,
-                              line_index=c.line_index, trafo_index=c.trafo_index,
-                              ext_grid_index=c.ext_grid_index)
+            bad = ~conv
+            if bad.any():
+                for a in (vm, va, line, trafo, egp, egq, loss):
+                    a[bad] = np.nan
+        if c.base_mva != 1.0:
+            mism *= c.base_mva
+        for a in outs:
+            a.flags.writeable = False
+        fallback.flags.writeable = False
+        return LoadFlowResult(vm, va, line, trafo, egp, egq, loss, conv, iters, mism, fallback,
+                              c.energised, c.bus_index, c.line_index, c.trafo_index,
+                              c.ext_grid_index)
 
     def _s_spec(self, step: int, ins: tuple) -> np.ndarray:
         """Specified injection per internal bus [p.u.] of one step (Python, for Newton)."""
