@@ -1,10 +1,11 @@
 """Build power-grid-model input from a pandapower net (bench only).
 
 Written for the grids of the bench (lines, two-winding transformers, bus-bus and line
-switches, one ext_grid, loads, sgens), not as a general converter. Differences to pandapower's
-model that remain: PGM's transformer is a pi model (pandapower: T model); the ext_grid is a
-source with a very high short-circuit power (``sk = 1e15`` VA) instead of an ideal voltage.
-The bench reports PGM's largest voltage difference to our engine for information.
+switches, one ext_grid, loads, sgens, storage as constant loads), not as a general
+converter. Differences to pandapower's model that remain: PGM's transformer is a pi model
+(pandapower: T model); the ext_grid is a source with a very high short-circuit power
+(``sk = 1e15`` VA) instead of an ideal voltage. The bench reports PGM's largest voltage
+difference to our engine for information.
 """
 
 from __future__ import annotations
@@ -110,6 +111,18 @@ def pgm_input(net) -> tuple[dict, dict]:
     load["p_specified"] = ld["p_mw"].to_numpy() * 1e6 * ld["scaling"].to_numpy()
     load["q_specified"] = ld["q_mvar"].to_numpy() * 1e6 * ld["scaling"].to_numpy()
 
+    st = net.get("storage")
+    if st is not None and len(st):  # constant, as in our engine (consumption positive)
+        sto = initialize_array(DatasetType.input, ComponentType.sym_load, len(st))
+        sto["id"] = new_ids(len(st))
+        sto["node"] = [node_of[b] for b in st["bus"]]
+        sto["status"] = st["in_service"].to_numpy(int)
+        sto["type"] = LoadGenType.const_power
+        sto["p_specified"] = st["p_mw"].to_numpy() * 1e6 * st["scaling"].to_numpy()
+        sto["q_specified"] = st["q_mvar"].to_numpy() * 1e6 * st["scaling"].to_numpy()
+    else:
+        sto = initialize_array(DatasetType.input, ComponentType.sym_load, 0)
+
     sg = net.sgen
     gen = initialize_array(DatasetType.input, ComponentType.sym_gen, len(sg))
     gen["id"] = new_ids(len(sg))
@@ -121,7 +134,7 @@ def pgm_input(net) -> tuple[dict, dict]:
 
     data = {ComponentType.node: node, ComponentType.line: line, ComponentType.link: link,
             ComponentType.transformer: trafo, ComponentType.source: source,
-            ComponentType.sym_load: load, ComponentType.sym_gen: gen}
+            ComponentType.sym_load: np.concatenate([load, sto]), ComponentType.sym_gen: gen}
     ids = {"node": node["id"], "line": line["id"], "transformer": trafo["id"],
            "sym_load": load["id"], "sym_gen": gen["id"]}
     return data, ids
