@@ -17,10 +17,10 @@ Arrays stored in the messages are made read-only, so a message cannot change aft
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def _frozen(a, n: int | None = None) -> np.ndarray:
     return arr
 
 
-class TrafficLight(str, Enum):
+class TrafficLight(StrEnum):
     """USEF grid state of one interval.
 
     GREEN
@@ -70,7 +70,7 @@ class TrafficLight(str, Enum):
     ORANGE = "orange"
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Direction of a flexibility activation on the homes' net power (see module docstring)."""
 
     UP = "up"

@@ -1,0 +1,337 @@
+"""UC3: the DSO's day-ahead congestion management (validate, request, select offers).
+
+Validate
+    :func:`validate` places every prognosed home power on its bus and runs the whole day in
+    ONE batch call of the load-flow engine; each step is green (every limit holds) or yellow
+    (a limit is exceeded: flexibility may help). Yellow turns orange when the negotiation
+    ends without clearing it (:mod:`sims.negotiation`).
+Request
+    :func:`make_requests` groups the violations by congestion point and direction, one
+    :class:`~sims.flex_types.FlexRequest` each, with the relief needed per step estimated by
+    :meth:`sims.dso_grid.DsoGrid.relief_needed_kw` (a guide for the aggregators).
+Select
+    :func:`select_offers` decides with the load flow, never with the estimate:
+
+    1. *Effect of each offer alone*: one batch with every offer applied alone to the congested
+       steps; relief = reduction of the summed severity (``excess``) there. Offers that do not
+       reduce it are dropped ("no offer helps" when none is left).
+    2. *Order*: by cost per unit of relief (EUR per unit of excess removed), cheapest first;
+       one offer per home (its best).
+    3. *Cheapest prefix*: batches of whole days with the first ``k`` offers applied, ``k = 1,
+       2, ...``; the first ``k`` whose day is clear, i.e. no violation at ANY step, so rebound
+       that would congest another step rejects the set.
+    4. *Prune*: drop offers from the most expensive down while the day stays clear.
+    5. If no prefix clears the day, the prefix with the least total excess that creates no
+       violation in a step that was green, if it lowers the excess at all (partial relief;
+       the rest ends orange).
+
+    This greedy search is not guaranteed to find the cheapest set (a covering problem), but
+    every set it orders has been checked with the full-day load flow, including the offers'
+    rebound. Cost: ``n_offers * n_congested`` steps + about ``k * n_steps`` steps of load flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from grids.loadflow import LoadFlowResult
+from sims.dso_grid import DsoGrid, StepCheck, Violation
+from sims.flex_types import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
+
+__all__ = ["DsoConfig", "Selection", "Validation", "make_requests", "select_offers", "validate"]
+
+
+@dataclass(frozen=True)
+class DsoConfig:
+    """Parameters of the DSO's congestion management.
+
+    Parameters
+    ----------
+    price_cap_eur_per_kwh
+        Highest price paid for flexibility [EUR/kWh].
+    request_headroom
+        A request's ``max_kw`` is this times its ``min_kw`` [-].
+    relief_margin
+        Safety factor on the estimated relief [-].
+    max_rounds
+        Cap on negotiation rounds (request, offers, orders, re-validation).
+    max_candidates
+        Cap on the offers tried in the prefix search (cheapest per relief first).
+    prefix_batch
+        Prefixes per load-flow batch (memory: ``prefix_batch * n_steps`` steps per call).
+    tol_excess
+        Smallest reduction of the severity that counts as relief [-].
+    """
+
+    price_cap_eur_per_kwh: float = 1.0
+    request_headroom: float = 3.0
+    relief_margin: float = 1.1
+    max_rounds: int = 5
+    max_candidates: int = 200
+    prefix_batch: int = 16
+    tol_excess: float = 1e-6
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The DSO's verdict on a day of prognoses.
+
+    Attributes
+    ----------
+    home_kw
+        The homes' power validated [kW], ``[n_steps, n_homes]`` (columns: ``grid.home_ids``).
+    result
+        The load flow of the day.
+    check
+        Violations, severity and violated steps.
+    lights
+        Traffic light per step (green or yellow here).
+    """
+
+    home_kw: np.ndarray
+    result: LoadFlowResult
+    check: StepCheck
+    lights: tuple[TrafficLight, ...]
+
+    @property
+    def congested_steps(self) -> np.ndarray:
+        """Steps with a violation."""
+        return np.flatnonzero(self.check.violated)
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        """Every violation of the day."""
+        return self.check.violations
+
+    @property
+    def clear(self) -> bool:
+        """True if every step is green."""
+        return not self.check.violated.any()
+
+
+def validate_home_kw(grid: DsoGrid, home_kw: np.ndarray) -> Validation:
+    """Validate the homes' power of a day: one batch load flow, limits, lights.
+
+    Parameters
+    ----------
+    grid
+        The DSO's network.
+    home_kw
+        Net power per home [kW], ``[n_steps, n_homes]`` in ``grid.home_ids`` order.
+    """
+    kw = np.array(home_kw, dtype=float)
+    kw.setflags(write=False)
+    res = grid.run(kw)
+    chk = grid.check(res, kw)
+    lights = tuple(TrafficLight.YELLOW if v else TrafficLight.GREEN for v in chk.violated)
+    return Validation(kw, res, chk, lights)
+
+
+def validate(grid: DsoGrid, prognoses: Sequence[Prognosis]) -> Validation:
+    """Validate aggregators' prognoses (every home of the grid in exactly one).
+
+    Parameters
+    ----------
+    grid
+        The DSO's network.
+    prognoses
+        One per aggregator (homes without an aggregator go in a prognosis of their own).
+
+    Returns
+    -------
+    Validation
+    """
+    return validate_home_kw(grid, grid.home_matrix(prognoses))
+
+
+def make_requests(grid: DsoGrid, val: Validation, config: DsoConfig = DsoConfig(),
+                  round: int = 0) -> list[FlexRequest]:
+    """Flexibility requests for a validated day: one per congestion point and direction.
+
+    Parameters
+    ----------
+    grid
+        The DSO's network.
+    val
+        The validation with its violations.
+    config
+        Price cap, headroom, margin.
+    round
+        Negotiation round (part of the request ids).
+
+    Returns
+    -------
+    list of FlexRequest
+        Sorted by id; empty if the day is clear. A not-converged step (no voltage to read)
+        asks the transformer point for the headroom of the whole transformer.
+    """
+    vs = [v for v in val.violations]
+    need = grid.relief_needed_kw(val.home_kw, vs, margin=config.relief_margin)
+    groups: dict[tuple[str, Direction], dict[int, tuple[float, list[str]]]] = {}
+    for v, kw in zip(vs, need, strict=True):
+        if not np.isfinite(kw):
+            kw = float(grid.trafo_sn_kva.sum())
+        g = groups.setdefault((v.congestion_point, v.direction), {})
+        old_kw, why = g.get(v.step, (0.0, []))
+        why.append(v.kind)
+        g[v.step] = (max(old_kw, float(kw)), why)
+    out = []
+    for (pt, d), steps in groups.items():
+        st = sorted(steps)
+        mins = np.array([steps[s][0] for s in st])
+        kinds = sorted({k for s in st for k in steps[s][1]})
+        out.append(FlexRequest(
+            request_id=f"R{round}-{pt}-{d.value}", congestion_point=pt, direction=d,
+            steps=tuple(st), min_kw=mins, max_kw=mins * config.request_headroom,
+            price_cap_eur_per_kwh=config.price_cap_eur_per_kwh,
+            reason=f"{', '.join(kinds)} at {len(st)} step(s)"))
+    return sorted(out, key=lambda r: r.request_id)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Outcome of :func:`select_offers`.
+
+    Attributes
+    ----------
+    orders
+        The offers ordered (empty if no offer helps).
+    cleared
+        The ordered set clears every step (checked with the load flow).
+    what_if
+        Validation of the day with the orders applied (the base day if nothing is ordered).
+    relief
+        Reduction of the day's severity by each offer alone, by offer id [-] (helpful ones).
+    load_flow_steps
+        Steps of load flow the search ran.
+    """
+
+    orders: tuple[FlexOrder, ...]
+    cleared: bool
+    what_if: Validation
+    relief: dict[str, float]
+    load_flow_steps: int
+
+    @property
+    def cost_eur(self) -> float:
+        """Cost of the ordered offers [EUR]."""
+        return float(sum(o.cost_eur for o in self.orders))
+
+
+def _apply(grid: DsoGrid, base: np.ndarray, offers: Sequence[FlexOffer]) -> np.ndarray:
+    kw = base.copy()
+    for o in offers:
+        kw[:, grid.column(o.home_id)] += o.delta_kw
+    return kw
+
+
+def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
+                  config: DsoConfig = DsoConfig(), round: int = 0) -> Selection:
+    """Choose the offers to order (see the module docstring for the search).
+
+    Parameters
+    ----------
+    grid
+        The DSO's network.
+    val
+        The validated day the offers would change.
+    offers
+        Offers answering this round's requests (any aggregators).
+    config
+        Caps and tolerances.
+    round
+        Round number recorded in the orders.
+
+    Returns
+    -------
+    Selection
+    """
+    base = np.asarray(val.home_kw)
+    n = base.shape[0]
+    cong = val.congested_steps
+    lf_steps = 0
+    none = Selection((), val.clear, val, {}, 0)
+    offers = [o for o in offers if o.price_eur_per_kwh <= config.price_cap_eur_per_kwh + 1e-12
+              and o.delta_kw.size == n]
+    if cong.size == 0 or not offers:
+        return none
+    # 1. each offer alone, on the congested steps
+    batch = np.concatenate([(base + _offer_matrix(grid, o, n))[cong] for o in offers])
+    res = grid.run(batch)
+    lf_steps += batch.shape[0]
+    chk = grid.check(res, batch)
+    exc = chk.excess.reshape(len(offers), cong.size).sum(axis=1)
+    base_exc = float(val.check.excess[cong].sum())
+    relief = base_exc - exc
+    helpful = [k for k in range(len(offers)) if relief[k] > config.tol_excess]
+    if not helpful:
+        return Selection((), False, val, {}, lf_steps)
+    # 2. order by cost per unit of relief; best offer per home
+    helpful.sort(key=lambda k: (offers[k].cost_eur / relief[k], -relief[k]))
+    ranked, homes = [], set()
+    for k in helpful:
+        if offers[k].home_id not in homes:
+            homes.add(offers[k].home_id)
+            ranked.append(k)
+    ranked = ranked[: config.max_candidates]
+    relief_by_id = {offers[k].offer_id: float(relief[k]) for k in ranked}
+    green_before = ~val.check.violated
+    # 3. cheapest prefix that clears the whole day
+    best_partial: tuple[float, int] | None = None
+    chosen: int | None = None
+    total_base = float(val.check.excess.sum())
+    cum = base.copy()
+    for start in range(0, len(ranked), config.prefix_batch):
+        chunk = []
+        for k in ranked[start: start + config.prefix_batch]:
+            cum = cum + _offer_matrix(grid, offers[k], n)
+            chunk.append(cum)
+        stack = np.concatenate(chunk)
+        r = grid.run(stack)
+        lf_steps += stack.shape[0]
+        c = grid.check(r, stack)
+        viol = c.violated.reshape(len(chunk), n)
+        excess = c.excess.reshape(len(chunk), n).sum(axis=1)
+        for i in range(len(chunk)):
+            if not viol[i].any():
+                chosen = start + i
+                break
+            new = (viol[i] & green_before).any()
+            if not new and excess[i] < total_base - config.tol_excess and (
+                    best_partial is None or excess[i] < best_partial[0] - config.tol_excess):
+                best_partial = (float(excess[i]), start + i)
+        if chosen is not None:
+            break
+    if chosen is None:
+        if best_partial is None:
+            return Selection((), False, val, relief_by_id, lf_steps)
+        sel = ranked[: best_partial[1] + 1]
+        kw = _apply(grid, base, [offers[k] for k in sel])
+        wi = validate_home_kw(grid, kw)
+        lf_steps += n
+        orders = tuple(FlexOrder.of(offers[k], round) for k in sel)
+        return Selection(orders, False, wi, relief_by_id, lf_steps)
+    # 4. prune: drop the most expensive offers while the day stays clear
+    sel = ranked[: chosen + 1]
+    for k in sorted(sel, key=lambda k: -offers[k].cost_eur):
+        if len(sel) == 1:
+            break
+        trial = [j for j in sel if j != k]
+        kw = _apply(grid, base, [offers[j] for j in trial])
+        r = grid.run(kw)
+        lf_steps += n
+        if not grid.check(r, kw).violated.any():
+            sel = trial
+    wi = validate_home_kw(grid, _apply(grid, base, [offers[k] for k in sel]))
+    lf_steps += n
+    orders = tuple(FlexOrder.of(offers[k], round) for k in sel)
+    return Selection(orders, wi.clear, wi, relief_by_id, lf_steps)
+
+
+def _offer_matrix(grid: DsoGrid, offer: FlexOffer, n: int) -> np.ndarray:
+    m = np.zeros((n, grid.n_homes))
+    m[:, grid.column(offer.home_id)] = offer.delta_kw
+    return m

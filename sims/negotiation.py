@@ -1,0 +1,163 @@
+"""The day-ahead negotiation between the DSO and the aggregators, as a bounded loop.
+
+Each round: every aggregator sends its prognosis; the DSO validates the day (one batch load
+flow); if a step is congested it sends requests (one per congestion point and direction) to
+the aggregators with homes there; they answer with offers; the DSO orders the cheapest set
+the load flow accepts (:func:`sims.dso.select_offers`); the aggregators dispatch the orders
+(their homes re-plan) and the next round re-validates the new prognoses, so the load flow
+sees the homes' real re-plans, rebound included.
+
+It ends when the day is clear (``"clear"``), when no offer helps (``"no_offer_helps"``) or
+after ``config.max_rounds`` rounds (``"max_rounds"``): never a hang, whatever the offers.
+Steps still congested at the end are ORANGE, the others GREEN.
+
+In mosaik this runs day-ahead in one step of the DSO simulator (the lead's adapter), which
+calls the aggregator models directly or through same-time loop rounds; the loop here is the
+reference for both and caps the rounds the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from sims.dso import DsoConfig, Selection, Validation, make_requests, select_offers, validate
+from sims.dso_grid import DsoGrid
+from sims.flex_types import FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
+
+__all__ = ["AggregatorLike", "NegotiationResult", "Round", "negotiate"]
+
+
+class AggregatorLike(Protocol):
+    """What the negotiation needs of an aggregator (:class:`sims.aggregator.Aggregator`)."""
+
+    aggregator_id: str
+
+    def prognosis(self) -> Prognosis: ...
+
+    def offers(self, request: FlexRequest) -> list[FlexOffer]: ...
+
+    def dispatch(self, orders: Sequence[FlexOrder]) -> dict: ...
+
+
+@dataclass(frozen=True)
+class Round:
+    """One negotiation round: what was validated, requested, offered and ordered."""
+
+    index: int
+    validation: Validation
+    requests: tuple[FlexRequest, ...]
+    offers: tuple[FlexOffer, ...]
+    selection: Selection | None
+
+
+@dataclass(frozen=True)
+class NegotiationResult:
+    """Outcome of :func:`negotiate`.
+
+    Attributes
+    ----------
+    initial, final
+        Validation of the first prognoses and of the last ones (after every dispatch).
+    lights
+        Final traffic light per step: GREEN (clear) or ORANGE (still congested).
+    rounds
+        The rounds, in order.
+    orders
+        Every order placed.
+    status
+        ``"clear"``, ``"no_offer_helps"`` or ``"max_rounds"``.
+    new_congestion_steps
+        Steps green before some dispatch and congested after it (should stay empty: offers
+        are checked with their re-plans' rebound; kept to prove it).
+    """
+
+    initial: Validation
+    final: Validation
+    lights: tuple[TrafficLight, ...]
+    rounds: tuple[Round, ...]
+    orders: tuple[FlexOrder, ...]
+    status: str
+    new_congestion_steps: tuple[int, ...] = field(default=())
+
+    @property
+    def cost_eur(self) -> float:
+        """Total remuneration of the orders [EUR]."""
+        return float(sum(o.cost_eur for o in self.orders))
+
+    @property
+    def orange_steps(self) -> np.ndarray:
+        """Steps left congested."""
+        return np.array([i for i, x in enumerate(self.lights) if x is TrafficLight.ORANGE],
+                        dtype=int)
+
+    @property
+    def resolved_steps(self) -> np.ndarray:
+        """Steps congested at first and clear at the end."""
+        return np.flatnonzero(self.initial.check.violated & ~self.final.check.violated)
+
+
+def negotiate(grid: DsoGrid, aggregators: Sequence[AggregatorLike],
+              config: DsoConfig | None = None,
+              others: Sequence[Prognosis] = ()) -> NegotiationResult:
+    """Run the day-ahead negotiation (see the module docstring).
+
+    Parameters
+    ----------
+    grid
+        The DSO's network.
+    aggregators
+        The aggregators; together with ``others`` their prognoses must cover every home.
+    config
+        Price cap, round cap, search caps.
+    others
+        Fixed prognoses of homes no aggregator manages (no flexibility).
+
+    Returns
+    -------
+    NegotiationResult
+    """
+    config = config or DsoConfig()
+    rounds: list[Round] = []
+    orders: list[FlexOrder] = []
+    new_cong: set[int] = set()
+
+    def prognoses() -> list[Prognosis]:
+        return [a.prognosis() for a in aggregators] + list(others)
+
+    val = validate(grid, prognoses())
+    initial = val
+    status = "max_rounds"
+    for r in range(config.max_rounds):
+        if val.clear:
+            status = "clear"
+            break
+        reqs = make_requests(grid, val, config, round=r)
+        offers: list[FlexOffer] = []
+        for a in aggregators:
+            for q in reqs:
+                offers.extend(a.offers(q))
+        sel = select_offers(grid, val, offers, config, round=r)
+        rounds.append(Round(r, val, tuple(reqs), tuple(offers), sel))
+        if not sel.orders:
+            status = "no_offer_helps"
+            break
+        for a in aggregators:
+            a.dispatch(sel.orders)
+        orders.extend(sel.orders)
+        after = validate(grid, prognoses())
+        new_cong.update(int(s) for s in np.flatnonzero(after.check.violated
+                                                        & ~val.check.violated))
+        if after.check.excess.sum() >= val.check.excess.sum() - config.tol_excess:
+            val = after
+            status = "no_offer_helps"
+            break
+        val = after
+    else:
+        status = "clear" if val.clear else "max_rounds"
+    lights = tuple(TrafficLight.ORANGE if v else TrafficLight.GREEN for v in val.check.violated)
+    return NegotiationResult(initial, val, lights, tuple(rounds), tuple(orders), status,
+                             tuple(sorted(new_cong)))
