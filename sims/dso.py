@@ -17,17 +17,19 @@ Select
        reduce it are dropped ("no offer helps" when none is left).
     2. *Order*: by cost per unit of relief (EUR per unit of excess removed), cheapest first;
        one offer per home (its best).
-    3. *Cheapest prefix*: batches of whole days with the first ``k`` offers applied, ``k = 1,
-       2, ...``; the first ``k`` whose day is clear, i.e. no violation at ANY step, so rebound
-       that would congest another step rejects the set.
-    4. *Prune*: drop offers from the most expensive down while the day stays clear.
-    5. If no prefix clears the day, the prefix with the least total excess that creates no
-       violation in a step that was green, if it lowers the excess at all (partial relief;
-       the rest ends orange).
+    3. *Greedy with the full-day load flow*: offers are added in that order; an offer is kept
+       only if the whole day with it (rebound included) has less total excess and no
+       violation in a step that was green before; the search stops as soon as no step is
+       violated. So an order can never congest another interval.
+    4. *Prune*: drop offers, most expensive first, while the day stays clear (or, for a partial
+       relief, while no green step is violated and the excess does not grow).
+    5. If the day cannot be cleared, the offers kept in 3 are still ordered (partial relief);
+       the steps left congested end orange.
 
     This greedy search is not guaranteed to find the cheapest set (a covering problem), but
     every set it orders has been checked with the full-day load flow, including the offers'
-    rebound. Cost: ``n_offers * n_congested`` steps + about ``k * n_steps`` steps of load flow.
+    rebound. Cost: ``n_offers * n_congested`` steps in one batch, then one day (``n_steps``
+    steps) per offer tried and per offer pruned.
 """
 
 from __future__ import annotations
@@ -60,8 +62,6 @@ class DsoConfig:
         Cap on negotiation rounds (request, offers, orders, re-validation).
     max_candidates
         Cap on the offers tried in the prefix search (cheapest per relief first).
-    prefix_batch
-        Prefixes per load-flow batch (memory: ``prefix_batch * n_steps`` steps per call).
     tol_excess
         Smallest reduction of the severity that counts as relief [-].
     """
@@ -71,7 +71,6 @@ class DsoConfig:
     relief_margin: float = 1.1
     max_rounds: int = 5
     max_candidates: int = 200
-    prefix_batch: int = 16
     tol_excess: float = 1e-6
 
 
@@ -278,53 +277,43 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
             ranked.append(k)
     ranked = ranked[: config.max_candidates]
     relief_by_id = {offers[k].offer_id: float(relief[k]) for k in ranked}
+    # 3. greedy: add offers in rank order, each kept only if the whole day's load flow shows
+    #    less excess and no violation in a step that was green; stop once the day is clear
     green_before = ~val.check.violated
-    # 3. cheapest prefix that clears the whole day
-    best_partial: tuple[float, int] | None = None
-    chosen: int | None = None
-    total_base = float(val.check.excess.sum())
     cum = base.copy()
-    for start in range(0, len(ranked), config.prefix_batch):
-        chunk = []
-        for k in ranked[start: start + config.prefix_batch]:
-            cum = cum + _offer_matrix(grid, offers[k], n)
-            chunk.append(cum)
-        stack = np.concatenate(chunk)
-        r = grid.run(stack)
-        lf_steps += stack.shape[0]
-        c = grid.check(r, stack)
-        viol = c.violated.reshape(len(chunk), n)
-        excess = c.excess.reshape(len(chunk), n).sum(axis=1)
-        for i in range(len(chunk)):
-            if not viol[i].any():
-                chosen = start + i
-                break
-            new = (viol[i] & green_before).any()
-            if not new and excess[i] < total_base - config.tol_excess and (
-                    best_partial is None or excess[i] < best_partial[0] - config.tol_excess):
-                best_partial = (float(excess[i]), start + i)
-        if chosen is not None:
-            break
-    if chosen is None:
-        if best_partial is None:
-            return Selection((), False, val, relief_by_id, lf_steps)
-        sel = ranked[: best_partial[1] + 1]
-        kw = _apply(grid, base, [offers[k] for k in sel])
-        wi = validate_home_kw(grid, kw)
+    cum_exc = float(val.check.excess.sum())
+    sel: list[int] = []
+    clear = False
+    for k in ranked:
+        trial = cum + _offer_matrix(grid, offers[k], n)
+        c = grid.check(grid.run(trial), trial)
         lf_steps += n
-        orders = tuple(FlexOrder.of(offers[k], round) for k in sel)
-        return Selection(orders, False, wi, relief_by_id, lf_steps)
-    # 4. prune: drop the most expensive offers while the day stays clear
-    sel = ranked[: chosen + 1]
+        if (c.violated & green_before).any():
+            continue
+        exc = float(c.excess.sum())
+        if exc < cum_exc - config.tol_excess or not c.violated.any():
+            cum, cum_exc = trial, exc
+            sel.append(k)
+            if not c.violated.any():
+                clear = True
+                break
+    if not sel:
+        return Selection((), False, val, relief_by_id, lf_steps)
+    # 4. prune: drop the most expensive offers while the result stays as good
     for k in sorted(sel, key=lambda k: -offers[k].cost_eur):
         if len(sel) == 1:
             break
-        trial = [j for j in sel if j != k]
-        kw = _apply(grid, base, [offers[j] for j in trial])
-        r = grid.run(kw)
+        rest = [j for j in sel if j != k]
+        kw = _apply(grid, base, [offers[j] for j in rest])
+        c = grid.check(grid.run(kw), kw)
         lf_steps += n
-        if not grid.check(r, kw).violated.any():
-            sel = trial
+        if clear:
+            ok = not c.violated.any()
+        else:
+            ok = not (c.violated & green_before).any() and \
+                float(c.excess.sum()) <= cum_exc + config.tol_excess
+        if ok:
+            sel = rest
     wi = validate_home_kw(grid, _apply(grid, base, [offers[k] for k in sel]))
     lf_steps += n
     orders = tuple(FlexOrder.of(offers[k], round) for k in sel)
