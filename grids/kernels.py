@@ -22,7 +22,9 @@ so that the inner loops run over the steps of the chunk, contiguous in memory (S
 the sparse pattern (index loads) is shared by the steps of the chunk. Chunk ranges run on
 Python threads (the kernels release the GIL). Lanes are independent: a step that diverges
 (NaN, inf) never touches its neighbours; the chunk iterates until every lane has converged
-or stopped. A single step uses :func:`solve_one` (scalar complex arithmetic, no lane loops).
+or stopped, and a lane's voltages are frozen at the iteration it converges, so a step's result
+does not depend on the other steps of its batch. A single step uses :func:`solve_one` (scalar
+complex arithmetic, no lane loops).
 
 The iteration contracts at a rate of roughly ``|Z S| / |V|^2`` (a few percent on LV feeders
 at normal load, seven to eight iterations to 1e-10); near the loadability limit it slows and
@@ -118,7 +120,12 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
             v_im[i, k] = vnl_im[i]
     b_re = np.empty((m, K))
     b_im = np.empty((m, K))
+    # a lane's voltages are frozen when it converges, so that a step's result does not depend
+    # on the other steps of its chunk (which may need more iterations)
+    fin_re = np.empty((m, K))
+    fin_im = np.empty((m, K))
     mis = np.zeros(K)
+    fin_mis = np.zeros(K)
     done = np.zeros(K, dtype=np.bool_)
     stopped = np.zeros(K, dtype=np.bool_)
     iters = np.zeros(K, dtype=np.int64)
@@ -196,6 +203,10 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
             iters[k] = it + 1
             if mis[k] < tol:
                 done[k] = True
+                fin_mis[k] = mis[k]
+                for i in range(m):
+                    fin_re[i, k] = v_re[i, k]
+                    fin_im[i, k] = v_im[i, k]
             elif not (mis[k] < DIVERGED_PU):
                 stopped[k] = True
             else:
@@ -206,11 +217,17 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
     # --- full voltage vector and results
     vf_re = np.empty((n_int, K))
     vf_im = np.empty((n_int, K))
+    for k in range(K):
+        if not done[k]:  # the last iterate of a lane that did not converge
+            fin_mis[k] = mis[k]
+            for i in range(m):
+                fin_re[i, k] = v_re[i, k]
+                fin_im[i, k] = v_im[i, k]
     for i in range(m):
         bi = pq_int[i]
         for k in range(K):
-            vf_re[bi, k] = v_re[i, k]
-            vf_im[bi, k] = v_im[i, k]
+            vf_re[bi, k] = fin_re[i, k]
+            vf_im[bi, k] = fin_im[i, k]
     for j in range(slack_int.shape[0]):
         for k in range(K):
             vf_re[slack_int[j], k] = vs_re[j]
@@ -221,7 +238,7 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
         s = step_ids[k]
         o_iter[s] = iters[k]
         o_conv[s] = done[k]
-        o_mism[s] = mis[k]
+        o_mism[s] = fin_mis[k]
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")

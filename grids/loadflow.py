@@ -8,8 +8,8 @@ Design decisions
 ----------------
 * Exact by construction: the admittance matrices and every model detail come from
   pandapower's own conversion, run once at compile time (:mod:`grids.compile`); the result
-  equals ``pandapower.runpp(net, algorithm='nr', tolerance_mva=1e-10)`` to the solver
-  tolerance (about 1e-10 p.u. in voltage).
+  equals ``pandapower.runpp(net, algorithm='nr')`` to the solver tolerance (a few 1e-10 p.u.
+  in voltage at the default ``tolerance_mva=1e-11``).
 * Speed: a fixed-point current-injection iteration on a once-factorised ``Y_pp``, vectorised
   over chunks of steps and parallel over chunks (:mod:`grids.kernels`). It stops on the true
   power mismatch, ``max(|dP|, |dQ|) < tolerance_mva / sn_mva``.
@@ -159,7 +159,10 @@ class LoadFlow:
         pandapower network (not modified, not referenced after compilation).
     tolerance_mva
         Convergence tolerance on the largest bus active or reactive power mismatch [MVA],
-        as pandapower's ``tolerance_mva``.
+        as pandapower's ``tolerance_mva``. The default, 1e-11, is ten times tighter than the
+        1e-10 of the reference ``runpp``: at 1e-10 a heavily loaded reference feeder keeps
+        errors of up to 2.4e-6 % in transformer loading and 1.1e-8 MW at the ext_grid
+        (measured), above the issue's thresholds; 1e-11 costs about one more iteration.
     max_iteration
         Iteration cap of the fixed-point iteration before the Newton fallback.
     newton_fallback
@@ -176,7 +179,7 @@ class LoadFlow:
         pandapower cannot convert the net, or it has no energised bus.
     """
 
-    def __init__(self, net, *, tolerance_mva: float = 1e-10, max_iteration: int = 100,
+    def __init__(self, net, *, tolerance_mva: float = 1e-11, max_iteration: int = 100,
                  newton_fallback: bool = True, threads: int | None = None):
         self.compiled: CompiledNet = compile_net(net)
         c = self.compiled
@@ -234,8 +237,9 @@ class LoadFlow:
         if not np.isfinite(arr).all():
             bad = np.argwhere(~np.isfinite(arr))
             step, col = (int(x) for x in bad[0])
+            label = labels[col].item() if hasattr(labels[col], "item") else labels[col]
             raise LoadflowInputError(
-                f"{name}: value {arr[step, col]!r} for {kind} {labels[col]!r} (row {col}) "
+                f"{name}: value {float(arr[step, col])} for {kind} {label!r} (row {col}) "
                 f"at step {step} is not finite ({len(bad)} non-finite value(s) in all)")
         return arr
 
