@@ -3,7 +3,8 @@
 Public API
 ----------
 Inputs (:mod:`sims.cems.assets`)
-    :class:`CemsInput`, :class:`Tariff` (and :func:`tou_tariff`), :class:`Band`,
+    :class:`CemsInput`, :class:`Tariff` (:func:`tou_tariff`, :func:`tariff_from_periods`),
+    :class:`Band`,
     :class:`EvSession`, :class:`ApplianceCycle`, :class:`ThermalLoad`,
     :class:`ProsumerCategory` (and ``CATEGORIES``), :func:`appliance_for_category`,
     :func:`ev_sessions_from_profile`,
@@ -11,6 +12,8 @@ Inputs (:mod:`sims.cems.assets`)
 Planning (:mod:`sims.cems.plan`)
     :func:`plan_day` (one home, optional band or price signal), :func:`plan_days` and
     :class:`CemsPool` (many homes on worker processes), :class:`Plan`.
+Exact price of one move (:mod:`sims.cems.offers`)
+    :func:`move_cost` (a re-plan with a forcing band).
 Baseline and fallback (:mod:`sims.cems.fallback`)
     :func:`uncontrolled_schedule`.
 Operation (:mod:`sims.cems.operate`)
@@ -28,10 +31,12 @@ from sims.cems.assets import (
     ThermalLoad,
     appliance_for_category,
     ev_sessions_from_profile,
+    tariff_from_periods,
     thermal_from_profile,
     tou_tariff,
 )
 from sims.cems.fallback import uncontrolled_schedule
+from sims.cems.offers import MoveCost, move_cost
 from sims.cems.operate import OperationResult, Operator, StepResult, operate_day
 from sims.cems.plan import CemsPool, Plan, fallback_plan, plan_day, plan_days
 
@@ -42,6 +47,7 @@ __all__ = [
     "CemsInput",
     "CemsPool",
     "EvSession",
+    "MoveCost",
     "OperationResult",
     "Operator",
     "Plan",
@@ -52,9 +58,11 @@ __all__ = [
     "appliance_for_category",
     "ev_sessions_from_profile",
     "fallback_plan",
+    "move_cost",
     "operate_day",
     "plan_day",
     "plan_days",
+    "tariff_from_periods",
     "thermal_from_profile",
     "tou_tariff",
     "uncontrolled_schedule",

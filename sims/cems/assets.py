@@ -29,6 +29,7 @@ __all__ = [
     "ThermalLoad",
     "appliance_for_category",
     "ev_sessions_from_profile",
+    "tariff_from_periods",
     "thermal_from_profile",
     "tou_tariff",
 ]
@@ -122,6 +123,49 @@ def tou_tariff(
     price[(hours >= night_h[0]) & (hours < night_h[1])] = night_eur_per_kwh
     price[(hours >= peak_h[0]) & (hours < peak_h[1])] = peak_eur_per_kwh
     return Tariff(price, export_eur_per_kwh, name="tou")
+
+
+def tariff_from_periods(
+    periods: list[dict],
+    export_eur_per_kwh: float,
+    n_steps: int = 96,
+    name: str = "tou",
+) -> Tariff:
+    """A tariff from periods as a scenario file gives them.
+
+    Parameters
+    ----------
+    periods
+        ``[{"start": "00:00", "end": "07:00", "import_eur_per_kwh": 0.12}, ...]``; together
+        they must cover the day without overlap (``"24:00"`` ends the day). A step takes the
+        price of the period its start falls in.
+    export_eur_per_kwh
+        Export price [EUR/kWh].
+    n_steps
+        Steps in the day.
+    name
+        Label.
+    """
+
+    def minutes(hhmm: str) -> int:
+        h, m = str(hhmm).split(":")
+        return int(h) * 60 + int(m)
+
+    step_min = 24 * 60 / n_steps
+    starts = np.arange(n_steps) * step_min
+    price = np.full(n_steps, np.nan)
+    for k, per in enumerate(periods):
+        a, b = minutes(per["start"]), minutes(per["end"])
+        if not 0 <= a < b <= 24 * 60:
+            raise ValueError(f"tariff {name!r} period {k}: {per['start']}-{per['end']} invalid")
+        sel = (starts >= a) & (starts < b)
+        if np.any(~np.isnan(price[sel])):
+            raise ValueError(f"tariff {name!r} period {k} overlaps another")
+        price[sel] = float(per["import_eur_per_kwh"])
+    if np.any(np.isnan(price)):
+        t = int(np.flatnonzero(np.isnan(price))[0])
+        raise ValueError(f"tariff {name!r}: no period covers step {t} ({starts[t]:.0f} min)")
+    return Tariff(price, float(export_eur_per_kwh), name=name)
 
 
 @dataclass(frozen=True)

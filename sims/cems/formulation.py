@@ -52,13 +52,17 @@ Solving
 :meth:`DayModel.solve` writes the new numbers and solves. Two update paths, same model:
 
 ``"direct"`` (default)
-    Writes the numbers straight into the HiGHS model held by pyomo's persistent APPSI
-    interface with vectorised ``highspy`` calls (column/row indices taken once from the
-    interface's maps), runs HiGHS and reads the primal values as arrays. The pyomo Params are
-    not updated (the pyomo model stays the template).
+    pyomo's persistent APPSI interface builds the HiGHS model once (the template); its arrays
+    and the position of every home-specific number (column/row indices from the interface's
+    maps) are kept. Each solve copies the arrays, writes the numbers with numpy and passes
+    HiGHS the fresh model (``passModel``, ~0.1 ms), runs it and reads the primal values as
+    arrays. A fresh model, rather than in-place changes, makes every solve independent of
+    the homes solved before (in-place coefficient changes reorder the matrix and warm starts
+    carry over, which broke ties differently). The pyomo Params are not updated.
 ``"pyomo"``
     Sets the pyomo Params and lets APPSI propagate them (``update_params``) and solve with
-    ``load_solution=False``; kept to cross-check the direct path and to measure its cost.
+    ``load_solution=False``; kept to cross-check the direct path and to measure its cost
+    (not order-independent: it changes the HiGHS model in place).
 
 Both check the termination condition before reading any value.
 """
@@ -208,6 +212,7 @@ class DayModel:
         self.n_slots = n_slots
         self.max_cycle = max_cycle
         self.mip_rel_gap = mip_rel_gap
+        self.time_limit_s = time_limit_s
         self.model = self._build()
         t1 = time.perf_counter()
         self.opt = Highs()
@@ -236,12 +241,9 @@ class DayModel:
         for k, v in opts.items():
             if self.highs.setOptionValue(k, v) != highspy.HighsStatus.kOk:
                 raise ValueError(f"HiGHS rejected option {k}={v!r}")
-        self._eta = (float("nan"), float("nan"))
         self._index()
-        self._current_profile = np.full((n_slots, max_cycle), np.nan)
-        self.slot_last_used = [0] * n_slots
+        self._template()
         self.last_solve_cpu_s = 0.0
-        self.solves = 0
         self.build_s = time.perf_counter() - t0
         self.pyomo_build_s = t1 - t0
 
@@ -278,7 +280,8 @@ class DayModel:
         m.s_ub = pyo.Param(m.A, m.T, initialize=0.0, **P)
         m.s_cost = pyo.Param(m.A, m.T, initialize=0.0, **P)
         m.app_active = pyo.Param(m.A, initialize=0.0, **P)
-        m.profile = pyo.Param(m.A, m.J, initialize=0.0, **P)
+        # 1.0, not 0: every cycle coefficient must exist in the template matrix
+        m.profile = pyo.Param(m.A, m.J, initialize=1.0, **P)
         m.bmin = pyo.Param(m.T, initialize=-BIG_KW, **P)
         m.bmax = pyo.Param(m.T, initialize=BIG_KW, **P)
         m.c_band = pyo.Param(initialize=0.0, **P)
@@ -387,71 +390,87 @@ class DayModel:
         self.row["appd"] = np.array([cmap[m.appd[t]] for t in T])
 
     # ----------------------------------------------------------------- update
-    def _set_direct(self, d: ModelData) -> None:
-        h, c, r, n, dt = self.highs, self.col, self.row, self.n, self.dt
-        inf = highspy.kHighsInf
-        zeros = np.zeros(n)
-
-        def flat(idx, *vals):
-            idx = np.asarray(idx)
-            out = [np.ascontiguousarray(idx, dtype=np.int32).ravel()]
-            for v in vals:
-                out.append(np.ascontiguousarray(np.broadcast_to(v, idx.shape), dtype=float).ravel())
-            return out
-
-        def bounds(cols, lb, ub):
-            cols, lb, ub = flat(cols, lb, ub)
-            h.changeColsBounds(cols.size, cols, lb, ub)
-
-        def costs(cols, val):
-            cols, val = flat(cols, val)
-            h.changeColsCost(cols.size, cols, val)
-
-        def rows(rws, lb, ub):
-            rws, lb, ub = flat(rws, lb, ub)
-            h.changeRowsBounds(rws.size, rws, lb, ub)
-
-        bounds(c["imp"], zeros, d.imp_ub)
-        bounds(c["exp"], zeros, d.exp_ub)
-        bounds(c["curt"], zeros, d.curt_ub)
-        bounds(c["ch"], zeros, d.ch_ub)
-        bounds(c["dis"], zeros, d.dis_ub)
-        bounds(c["soc"], d.soc_lb, d.soc_ub)
-        bounds(c["ev"], zeros, d.ev_ub)
-        bounds(c["evd"], zeros, d.evd_ub)
-        bounds(c["cum"], d.cum_lb, d.cum_ub)
-        bounds(c["th"], zeros, d.th_ub)
-        bounds(c["s"], np.zeros(c["s"].shape), d.s_ub)
-        costs(c["imp"], d.c_imp)
-        costs(c["exp"], -d.c_exp)
-        for nm in ("evdp", "evdn", "thdp", "thdn"):
-            costs(c[nm], d.c_dev)
-        costs(c["vu"], d.c_band)
-        costs(c["vd"], d.c_band)
-        costs(c["s"], d.s_cost)
-        rows(r["bal"], d.rhs_bal, d.rhs_bal)
-        rows(r["evdev"], d.ev_ref, d.ev_ref)
-        rows(r["thdev"], d.th_ref, d.th_ref)
-        rows(r["thsum"], d.th_energy, d.th_energy)
-        rows(r["once"], d.active, d.active)
-        rows(r["band_hi"], -inf, d.bmax)
-        rows(r["band_lo"], d.bmin, inf)
-        # battery efficiencies: 2n coefficients, rewritten only when they change
-        if self._eta != (d.eta_c, d.eta_d):
-            for t in range(n):
-                h.changeCoeff(int(r["socd"][t]), int(c["ch"][t]), -dt * d.eta_c)
-                h.changeCoeff(int(r["socd"][t]), int(c["dis"][t]), dt / d.eta_d)
-            self._eta = (d.eta_c, d.eta_d)
-        # appliance cycle profiles: only the used slots whose profile changed (an unused slot
-        # has all its starts fixed to 0, so its profile does not matter)
+    def _template(self) -> None:
+        """Keep the HiGHS model as built from pyomo (arrays), and where each number goes."""
+        lp = self.highs.getLp()
+        self._lp = lp
+        self._cost0 = np.array(lp.col_cost_, dtype=float)
+        self._lb0 = np.array(lp.col_lower_, dtype=float)
+        self._ub0 = np.array(lp.col_upper_, dtype=float)
+        self._rlo0 = np.array(lp.row_lower_, dtype=float)
+        self._rup0 = np.array(lp.row_upper_, dtype=float)
+        mat = lp.a_matrix_
+        self._val0 = np.array(mat.value_, dtype=float)
+        self._int0 = list(lp.integrality_)
+        self._cont = [highspy.HighsVarType.kContinuous] * lp.num_col_
+        start, index = np.asarray(mat.start_), np.asarray(mat.index_)
+        colwise = mat.format_ == highspy.MatrixFormat.kColwise
+        pos = {}  # (row, col) -> position in the value array
+        for major in range(lp.num_col_ if colwise else lp.num_row_):
+            for k in range(start[major], start[major + 1]):
+                key = (int(index[k]), major) if colwise else (major, int(index[k]))
+                pos[key] = k
+        c, r, n = self.col, self.row, self.n
+        self._pos_eta_c = np.array([pos[(r["socd"][t], c["ch"][t])] for t in range(n)])
+        self._pos_eta_d = np.array([pos[(r["socd"][t], c["dis"][t])] for t in range(n)])
+        app = np.full((self.n_slots, self.max_cycle, n), -1, dtype=np.int64)
         for a in range(self.n_slots):
-            if d.active[a] == 0 or np.array_equal(self._current_profile[a], d.profile[a]):
-                continue
             for j in range(self.max_cycle):
-                v = -float(d.profile[a, j])
                 for t in range(j, n):
-                    h.changeCoeff(int(r["appd"][t]), int(c["s"][a, t - j]), v)
-            self._current_profile[a] = d.profile[a]
+                    app[a, j, t] = pos[(r["appd"][t], c["s"][a, t - j])]
+        self._pos_app = app
+
+    def _set_direct(self, d: ModelData) -> None:
+        """Pass HiGHS a fresh model: the template with this solve's numbers.
+
+        A fresh model (~0.1 ms) rather than in-place changes keeps every solve independent of
+        the ones before: no warm start and no matrix entries reordered by earlier changes, so
+        a home's plan is the same whichever homes the process planned before.
+        """
+        c, r, dt = self.col, self.row, self.dt
+        cost, lb, ub = self._cost0.copy(), self._lb0.copy(), self._ub0.copy()
+        rlo, rup, val = self._rlo0.copy(), self._rup0.copy(), self._val0.copy()
+
+        def bounds(name, lo, hi):
+            lb[c[name]] = lo
+            ub[c[name]] = hi
+
+        for name, hi in (
+            ("imp", d.imp_ub), ("exp", d.exp_ub), ("curt", d.curt_ub), ("ch", d.ch_ub),
+            ("dis", d.dis_ub), ("ev", d.ev_ub), ("evd", d.evd_ub), ("th", d.th_ub),
+            ("s", d.s_ub),
+        ):  # fmt: skip
+            bounds(name, 0.0, hi)
+        bounds("soc", d.soc_lb, d.soc_ub)
+        bounds("cum", d.cum_lb, d.cum_ub)
+        cost[c["imp"]] = d.c_imp
+        cost[c["exp"]] = -d.c_exp
+        for name in ("evdp", "evdn", "thdp", "thdn"):
+            cost[c[name]] = d.c_dev
+        cost[c["vu"]] = d.c_band
+        cost[c["vd"]] = d.c_band
+        cost[c["s"]] = d.s_cost
+        for name, lo, hi in (
+            ("bal", d.rhs_bal, d.rhs_bal), ("evdev", d.ev_ref, d.ev_ref),
+            ("thdev", d.th_ref, d.th_ref), ("thsum", d.th_energy, d.th_energy),
+            ("once", d.active, d.active), ("band_hi", -highspy.kHighsInf, d.bmax),
+            ("band_lo", d.bmin, highspy.kHighsInf),
+        ):  # fmt: skip
+            rlo[r[name]] = lo
+            rup[r[name]] = hi
+        val[self._pos_eta_c] = -dt * d.eta_c
+        val[self._pos_eta_d] = dt / d.eta_d
+        ok = self._pos_app >= 0
+        val[self._pos_app[ok]] = np.broadcast_to(-d.profile[:, :, None], self._pos_app.shape)[ok]
+        lp = self._lp
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lb, ub
+        lp.row_lower_, lp.row_upper_ = rlo, rup
+        mat = lp.a_matrix_
+        mat.value_ = val
+        lp.a_matrix_ = mat
+        # without appliance cycles the model is an LP: skip the MIP machinery
+        lp.integrality_ = self._int0 if d.active.any() else self._cont
+        self.highs.passModel(lp)
 
     def _set_pyomo(self, d: ModelData) -> None:
         m = self.model
@@ -467,8 +486,6 @@ class DayModel:
                 {(a, t): float(arr[a, t]) for a in range(arr.shape[0]) for t in range(arr.shape[1])}
             )
         m.app_active.store_values(dict(enumerate(d.active.tolist())))
-        self._current_profile[:] = np.nan  # the direct path must rewrite every profile
-        self._eta = (float("nan"), float("nan"))
 
     # ------------------------------------------------------------------ solve
     def solve(self, d: ModelData, path: str = "direct") -> RawSolution:
@@ -487,12 +504,15 @@ class DayModel:
             self._set_direct(d)
             t1 = time.perf_counter()
             c0 = time.process_time()
+            self._arm_time_limit()
             self.highs.run()
             status = self._status()
         elif path == "pyomo":
             self._set_pyomo(d)
             t1 = time.perf_counter()
             c0 = time.process_time()
+            self.highs.clearSolver()
+            self.opt.config.time_limit = self.highs.getRunTime() + self.time_limit_s
             res = self.opt.solve(self.model)  # update_params only (see update_config)
             status = res.termination_condition.name
         else:
@@ -527,6 +547,15 @@ class DayModel:
             time.perf_counter() - t2,
             self.last_solve_cpu_s,
         )
+
+    def _arm_time_limit(self) -> None:
+        """Allow this solve ``time_limit_s`` seconds.
+
+        HiGHS compares its ``time_limit`` with the run time accumulated over *every* run of
+        the instance (a model pass or ``clearSolver`` does not reset it): a fixed limit would
+        make every solve fail once a worker had solved that long in total.
+        """
+        self.highs.setOptionValue("time_limit", self.highs.getRunTime() + self.time_limit_s)
 
     def _status(self) -> str:
         st = self.highs.getModelStatus()

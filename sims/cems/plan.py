@@ -5,7 +5,8 @@
 
 Each process keeps one :class:`~sims.cems.formulation.DayModel` per model shape (steps, step
 length, appliance slots, longest cycle) and reuses it for every home; :func:`plan_days` spreads
-homes over a pool of worker processes, each with its own models.
+homes over a pool of worker processes, each with its own models. The models are process state:
+call the planner from one thread per process.
 
 An input no schedule can satisfy (see :meth:`CemsInput.problems`), or a solve that ends
 without a usable solution, gives the flagged fallback (:func:`fallback_plan`): the uncontrolled
@@ -279,31 +280,9 @@ def _model_for(inp: CemsInput) -> DayModel:
 
 
 def _assign_slots(model: DayModel, inp: CemsInput) -> list[int]:
-    """Put each appliance in a slot already holding its profile where possible.
-
-    Rewriting a slot's cycle profile in HiGHS costs ~1,000 coefficient changes, so an
-    appliance goes to the slot holding the same profile if there is one, else to the free
-    slot used least recently (homes drawn from a small library of appliances then rewrite
-    nothing).
-    """
-    free = list(range(model.n_slots))
-    out: list[int | None] = [None] * len(inp.appliances)
-    for i, a in enumerate(inp.appliances):
-        prof = np.zeros(model.max_cycle)
-        prof[: a.steps] = a.profile_kw
-        for slot in free:
-            if np.array_equal(model._current_profile[slot], prof):
-                out[i] = slot
-                free.remove(slot)
-                break
-    free.sort(key=lambda k: model.slot_last_used[k])
-    for i in range(len(out)):
-        if out[i] is None:
-            out[i] = free.pop(0)
-    model.solves += 1
-    for k in out:
-        model.slot_last_used[k] = model.solves
-    return [int(x) for x in out]
+    """Appliance ``i`` goes to slot ``i``: a fixed rule, so that a home's plan does not depend
+    on which homes this process planned before (bit-for-bit reproducible runs)."""
+    return list(range(len(inp.appliances)))
 
 
 def model_cache_info() -> dict[tuple, float]:
@@ -447,9 +426,43 @@ def _diagnose(inp: CemsInput) -> str:
             f"base load minus PV needs {base[t]:.2f} kW at step {t}, more than the max import "
             f"{inp.home.max_import_kw} kW plus the battery's {pb} kW"
         )
+    head = np.clip(room, 0.0, None) + pb  # most a flexible load can draw per step [kW]
+    ev = inp.home.ev
+    for k, s in enumerate(inp.ev_sessions):
+        if ev is None:
+            break
+        a = max(s.arrival, inp.start_step)
+        most = float(np.minimum(ev.charger_kw, head[a : s.departure]).sum() * dt)
+        if s.energy_kwh > most + 1e-9:
+            return (
+                f"EV session {k} needs {s.energy_kwh:.2f} kWh but the connection (max import "
+                f"{inp.home.max_import_kw} kW, battery included) lets it take at most "
+                f"{most:.2f} kWh between steps {a} and {s.departure}"
+            )
+    for a in inp.appliances:
+        prof = np.asarray(a.profile_kw, dtype=float)
+        fits = [
+            k
+            for k in range(a.earliest_start, a.latest_end - a.steps + 1)
+            if np.all(prof <= head[k : k + a.steps] + 1e-9)
+        ]
+        if not fits:
+            return (
+                f"appliance {a.name!r} (peak {prof.max():.2f} kW) fits nowhere in its window "
+                f"[{a.earliest_start}, {a.latest_end}) under the max import "
+                f"{inp.home.max_import_kw} kW"
+            )
+    th = inp.thermal
+    if th is not None:
+        most = float(np.minimum(th.rated_kw, head[inp.start_step :]).sum() * dt)
+        if th.energy_kwh > most + 1e-9:
+            return (
+                f"thermal load needs {th.energy_kwh:.2f} kWh but the connection lets it take at "
+                f"most {most:.2f} kWh"
+            )
     flex_kwh = sum(s.energy_kwh for s in inp.ev_sessions)
     flex_kwh += sum(a.energy_kwh(dt) for a in inp.appliances)
-    flex_kwh += inp.thermal.energy_kwh if inp.thermal is not None else 0.0
+    flex_kwh += th.energy_kwh if th is not None else 0.0
     avail = float(np.clip(room, 0.0, None)[inp.start_step :].sum() * dt) + ebat
     if flex_kwh > avail + 1e-9:
         return (
@@ -481,6 +494,8 @@ def _to_plan(inp: CemsInput, raw: RawSolution, slots: list[int], band: Band | No
     n = inp.n_steps
     net = v["imp"] - v["exp"]
     notes = []
+    if raw.status != "optimal":
+        notes.append(f"solver stopped at '{raw.status}' with a feasible plan, gap {raw.gap:.2%}")
     both = np.minimum(v["imp"], v["exp"])
     if np.any(both > 1e-5):
         notes.append(f"simultaneous import and export at {int(np.sum(both > 1e-5))} steps")
@@ -575,7 +590,7 @@ class CemsPool:
         price_signals: list[np.ndarray | None] | None = None,
         flexibility: bool = True,
     ) -> list[Plan]:
-        """Plan every home (in input order); same arguments as :func:`plan_day`, per home."""
+        """Plan every home, in input order (see :func:`plan_days` for the arguments)."""
         k = len(inputs)
         bands = bands or [None] * k
         price_signals = price_signals or [None] * k
@@ -611,7 +626,23 @@ def plan_days(
 ) -> list[Plan]:
     """Plan many homes in parallel (a fresh pool; keep a :class:`CemsPool` to reuse one).
 
-    With ``workers <= 1`` the homes are planned in this process.
+    Parameters
+    ----------
+    inputs
+        One :class:`CemsInput` per home.
+    workers
+        Worker processes; ``<= 1`` plans in this process.
+    bands, price_signals
+        Optional, one per home (``None`` for none), as in :func:`plan_day`.
+    flexibility
+        Compute the flexibility arrays.
+
+    Returns
+    -------
+    list of Plan
+        In the order of ``inputs``; a home that fails gets its flagged fallback, so one bad
+        home never stops the others. A plan depends only on its input (not on the worker
+        or the order), so runs are reproducible bit for bit.
     """
     if workers <= 1:
         k = len(inputs)

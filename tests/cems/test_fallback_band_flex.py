@@ -24,16 +24,17 @@ def test_impossible_ev_request_gives_flagged_fallback_with_reason():
     assert np.isnan(p.flex_up_cost_eur_per_kwh).all() and not p.flex_up_kw.any()
 
 
-def test_solver_infeasibility_is_caught_not_silent():
+@pytest.mark.parametrize("path", ["direct", "pyomo"])
+def test_solver_infeasibility_is_caught_not_silent(path):
     # Passes the input checks, but base 2 kW + a 1 kW import margin (max import 3 kW) gives the
     # thermal load at most 24 kWh in the day, and it needs 30: the solver proves infeasibility.
     inp = hourly(2.0, [0.2] * 24, max_import_kw=3.0, thermal=ThermalLoad(2.0, 30.0))
     assert inp.problems() == []
-    p = plan_day(inp)
+    p = plan_day(inp, path=path)
     assert p.fallback and p.status == "infeasible"
     assert "solver ended 'infeasible'" in p.reason
     # diagnosis: 30 kWh needed, 1 kW * 24 h = 24 kWh of import headroom
-    assert "need 30.00 kWh but the connection leaves at most 24.00 kWh" in p.reason
+    assert "thermal load needs 30.00 kWh but the connection lets it take at most 24.00" in p.reason
     assert p.net_kw.max() == pytest.approx(4.0)  # uncontrolled: base + thermal at 2 kW
 
 
@@ -153,3 +154,21 @@ def test_offered_flexibility_is_deliverable_by_a_replan():
                 assert np.abs(r.band_violation_kw).max() < 1e-6, (inp.home.home_id, t, up, q)
                 checked += 1
     assert checked >= 10
+
+
+def test_exact_move_cost_by_hand():
+    # Same home as test_flexibility_of_an_idle_battery_by_hand: charging 2 kW more in hour 1
+    # costs 0.20 * 2 kWh, and the 2 * 0.81 = 1.62 kWh it stores replaces imports later
+    # (0.20 each): 0.40 - 0.324 = 0.076 EUR, i.e. 0.038 EUR/kWh, as the approximation said.
+    from sims.cems.offers import move_cost
+
+    bat = Battery(10.0, 2.0, 0.81, 0.1, 0.9, 0.5)
+    inp = hourly(1.0, [0.2] * 4, export=0.05, battery=bat)
+    p = plan_day(inp)
+    m = move_cost(inp, p, 1, 2.0)
+    assert m.delivered_kw == pytest.approx(2.0, abs=1e-6)
+    # (the objective also holds 1e-6 EUR/kWh of tie-breaking battery throughput: ~4e-6 EUR)
+    assert m.cost_eur == pytest.approx(0.076, abs=1e-5)
+    assert m.cost_eur_per_kwh == pytest.approx(p.flex_up_cost_eur_per_kwh[1], abs=1e-5)
+    # asking for 3 kW more (beyond the 2 kW battery) delivers 2 kW, with the penalty excluded
+    assert move_cost(inp, p, 1, 3.0).delivered_kw == pytest.approx(2.0, abs=1e-6)

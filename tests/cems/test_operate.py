@@ -117,3 +117,21 @@ def test_v2g_is_off_by_default_and_used_when_allowed():
     assert yes.ev_kw[4:6].min() < 0.0
     assert yes.bill_eur < no.bill_eur
     assert yes.ev_kw.clip(0).sum() - (-yes.ev_kw.clip(None, 0)).sum() / 0.9 == pytest.approx(2.0)
+
+
+def test_a_fallback_plan_can_be_operated():
+    # The EV cannot get 40 kWh in 2 h: the fallback (uncontrolled) plan is followed instead,
+    # its battery self-consuming. The re-plan at step 2 fails (the EV is still due) and is
+    # noted, not raised; the one at step 4 (EV gone) succeeds and brings the battery back
+    # towards its starting SoC.
+    bat = Battery(5.0, 2.5, 0.9, 0.1, 0.9, 0.5)
+    inp = hourly(
+        1.0, [0.2] * 6, battery=bat, ev=ElectricVehicle(3.7, "EV"),
+        ev_sessions=(EvSession(2, 4, 40.0),),
+    )  # fmt: skip
+    p = plan_day(inp)
+    assert p.fallback
+    r = operate_day(inp, p, np.full(6, 1.0), np.zeros(6), replan_every_steps=2)
+    np.testing.assert_allclose(r.net_kw[:4], p.net_kw[:4], atol=1e-9)
+    assert r.replans == 1 and len(r.notes) == 1 and r.notes[0].startswith("step 2: re-plan failed")
+    assert r.soc[-1] == pytest.approx(0.5, abs=1e-6)
