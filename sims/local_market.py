@@ -78,6 +78,7 @@ __all__ = [
     "clear_local_market",
     "home_cost_eur",
     "local_settlement",
+    "pool_replanner",
     "sequential_replanner",
 ]
 
@@ -99,6 +100,16 @@ def sequential_replanner(
     """Re-plan homes one after the other in this process (see :data:`Replanner`)."""
     return [plan_day(i, band=b, price_signal_eur_per_kwh=s)
             for i, b, s in zip(inputs, bands, signals, strict=True)]
+
+
+def pool_replanner(pool) -> Replanner:
+    """A :data:`Replanner` that re-plans on a :class:`sims.cems.CemsPool` (kept open by the
+    caller)."""
+
+    def replan(inputs, bands, signals):
+        return pool.plan_days(list(inputs), bands=list(bands), price_signals=list(signals))
+
+    return replan
 
 
 def home_cost_eur(plan: Plan, inp: CemsInput, band: Band | None = None,
