@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from sims.dso import DsoConfig, Selection, Validation, make_requests, select_offers, validate
 from sims.dso_grid import DsoGrid
@@ -98,6 +99,72 @@ class NegotiationResult:
     def resolved_steps(self) -> np.ndarray:
         """Steps congested at first and clear at the end."""
         return np.flatnonzero(self.initial.check.violated & ~self.final.check.violated)
+
+    def table(self) -> pd.DataFrame:
+        """Flexibility per interval over all rounds (for ``flex.parquet``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per step: ``requested_kw`` (sum of the requests' ``min_kw``),
+            ``offered_kw``, ``ordered_kw`` (relief, in the requested direction),
+            ``ordered_eur`` (order cost spread over its steps by power), ``initial_light``,
+            ``final_light``, ``initial_excess``, ``final_excess``. Delivery is measured in
+            operation, not here.
+        """
+        n = len(self.lights)
+        req = np.zeros(n)
+        off = np.zeros(n)
+        ordk = np.zeros(n)
+        orde = np.zeros(n)
+        for r in self.rounds:
+            for q in r.requests:
+                req[list(q.steps)] += q.min_kw
+            for o in r.offers:
+                off[list(o.steps)] += o.power_kw
+        for o in self.orders:
+            st = list(o.offer.steps)
+            ordk[st] += o.offer.power_kw
+            tot = float(o.offer.power_kw.sum())
+            if tot > 0:
+                orde[st] += o.cost_eur * o.offer.power_kw / tot
+        return pd.DataFrame({
+            "requested_kw": req, "offered_kw": off, "ordered_kw": ordk, "ordered_eur": orde,
+            "initial_light": [x.value for x in self.initial.lights],
+            "final_light": [x.value for x in self.lights],
+            "initial_excess": self.initial.check.excess,
+            "final_excess": self.final.check.excess,
+        }, index=pd.RangeIndex(n, name="step"))
+
+    def kpis(self, step_h: float = 0.25) -> dict[str, float | int | str]:
+        """DSO KPIs of the negotiation.
+
+        Parameters
+        ----------
+        step_h
+            Interval length [h].
+
+        Returns
+        -------
+        dict
+            ``requested_kwh``, ``offered_kwh``, ``ordered_kwh``, ``ordered_eur``,
+            ``congested_steps``, ``resolved_steps``, ``orange_steps``, ``share_resolved``
+            (resolved / congested, 1.0 with no congestion), ``rounds``, ``status``.
+        """
+        t = self.table()
+        n_cong = int(self.initial.check.violated.sum())
+        return {
+            "requested_kwh": float(t.requested_kw.sum() * step_h),
+            "offered_kwh": float(t.offered_kw.sum() * step_h),
+            "ordered_kwh": float(t.ordered_kw.sum() * step_h),
+            "ordered_eur": self.cost_eur,
+            "congested_steps": n_cong,
+            "resolved_steps": int(self.resolved_steps.size),
+            "orange_steps": int(self.orange_steps.size),
+            "share_resolved": float(self.resolved_steps.size / n_cong) if n_cong else 1.0,
+            "rounds": len(self.rounds),
+            "status": self.status,
+        }
 
 
 def negotiate(grid: DsoGrid, aggregators: Sequence[AggregatorLike],

@@ -140,3 +140,20 @@ def test_real_cems_congestion_flexibility_cannot_clear_ends_orange():
     assert set(res.orange_steps) <= set(res.initial.congested_steps)  # nothing new congested
     assert res.new_congestion_steps == ()
     assert res.final.check.excess.sum() < res.initial.check.excess.sum()  # but it helped
+
+
+def test_table_and_kpis_add_up(tiny_grid):
+    agg = FakeAggregator(DAY, offer_kw=2.0)
+    res = negotiate(tiny_grid, [agg], DsoConfig(max_rounds=3))
+    t = res.table()
+    assert len(t) == len(DAY)
+    # three rounds, each offered and ordered 2 kW at step 1 at 0.1 EUR/kWh
+    assert t.offered_kw.tolist() == [0.0, 6.0] + [0.0] * 6
+    assert t.ordered_kw.tolist() == [0.0, 6.0] + [0.0] * 6
+    assert t.ordered_eur.sum() == pytest.approx(3 * 2.0 * 0.25 * 0.1)
+    assert t.requested_kw[1] > 0 and t.requested_kw.drop(1).eq(0).all()
+    assert t.final_light[1] == "orange" and t.initial_light[1] == "yellow"
+    k = res.kpis()
+    assert k["ordered_kwh"] == pytest.approx(1.5) and k["offered_kwh"] == pytest.approx(1.5)
+    assert k["congested_steps"] == 1 and k["orange_steps"] == 1 and k["share_resolved"] == 0.0
+    assert k["rounds"] == 3 and k["status"] == "max_rounds"
