@@ -11,9 +11,10 @@ It ends when the day is clear (``"clear"``), when no offer helps (``"no_offer_he
 after ``config.max_rounds`` rounds (``"max_rounds"``): never a hang, whatever the offers.
 Steps still congested at the end are ORANGE, the others GREEN.
 
-In mosaik this runs day-ahead in one step of the DSO simulator (the lead's adapter), which
-calls the aggregator models directly or through same-time loop rounds; the loop here is the
-reference for both and caps the rounds the same way.
+:class:`DsoSession` is the DSO's side as a state machine (prognoses in, requests out; offers
+in, orders out), for a mosaik adapter where the DSO and the aggregators are separate simulators
+exchanging these messages in a same-time loop; :func:`negotiate` drives the same session with
+the aggregator models called directly (one process, day-ahead). Both end by the same rules.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sims.dso import DsoConfig, Selection, Validation, make_requests, select_off
 from sims.dso_grid import DsoGrid
 from sims.flex_types import FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
 
-__all__ = ["AggregatorLike", "NegotiationResult", "Round", "negotiate"]
+__all__ = ["AggregatorLike", "DsoSession", "NegotiationResult", "Round", "negotiate"]
 
 
 class AggregatorLike(Protocol):
@@ -167,10 +168,115 @@ class NegotiationResult:
         }
 
 
+class DsoSession:
+    """The DSO's side of the negotiation as a message-driven state machine.
+
+    The same logic as :func:`negotiate`, one message at a time, for a mosaik adapter in which
+    aggregators and the DSO exchange messages (same-time loop rounds or events)::
+
+        s = DsoSession(grid, config)
+        requests = s.on_prognoses(prognoses)      # validate; requests (empty when done)
+        orders = s.on_offers(offers)              # select; orders (empty: done, orange)
+        requests = s.on_prognoses(new_prognoses)  # after dispatch: re-validate, next round
+        ...
+        s.done, s.result()
+
+    Each ``on_offers`` is one round; ``done`` turns true when the day is clear, no offer
+    helps, a dispatch brought no relief, or ``config.max_rounds`` rounds were played. After
+    that every call returns an empty list.
+
+    Parameters
+    ----------
+    grid
+        The DSO's network.
+    config
+        Price cap, round cap, search caps.
+    """
+
+    def __init__(self, grid: DsoGrid, config: DsoConfig | None = None):
+        self.grid = grid
+        self.config = config or DsoConfig()
+        self.rounds: list[Round] = []
+        self.orders: list[FlexOrder] = []
+        self.status = ""
+        self.initial: Validation | None = None
+        self.current: Validation | None = None
+        self._requests: list[FlexRequest] = []
+        self._new_cong: set[int] = set()
+        self._awaiting = "prognoses"
+
+    @property
+    def done(self) -> bool:
+        """The negotiation has ended."""
+        return bool(self.status)
+
+    def _finish(self, status: str) -> list:
+        self.status = status
+        return []
+
+    def on_prognoses(self, prognoses: Sequence[Prognosis]) -> list[FlexRequest]:
+        """Validate the (new) prognoses; return this round's requests (empty when done).
+
+        Parameters
+        ----------
+        prognoses
+            Every aggregator's prognosis (and fixed ones for unmanaged homes).
+        """
+        if self.done:
+            return []
+        val = validate(self.grid, prognoses)
+        if self.initial is None:
+            self.initial = val
+        elif self.current is not None:
+            before = self.current
+            self._new_cong.update(
+                int(s) for s in np.flatnonzero(val.check.violated & ~before.check.violated))
+            if val.check.excess.sum() >= before.check.excess.sum() - self.config.tol_excess:
+                self.current = val
+                return self._finish("no_offer_helps")
+        self.current = val
+        if val.clear:
+            return self._finish("clear")
+        if len(self.rounds) >= self.config.max_rounds:
+            return self._finish("max_rounds")
+        self._requests = make_requests(self.grid, val, self.config, round=len(self.rounds))
+        self._awaiting = "offers"
+        return list(self._requests)
+
+    def on_offers(self, offers: Sequence[FlexOffer]) -> list[FlexOrder]:
+        """Select among the offers answering this round's requests; return the orders.
+
+        Parameters
+        ----------
+        offers
+            All aggregators' offers for the current requests.
+        """
+        if self.done or self._awaiting != "offers" or self.current is None:
+            return []
+        r = len(self.rounds)
+        sel = select_offers(self.grid, self.current, list(offers), self.config, round=r)
+        self.rounds.append(Round(r, self.current, tuple(self._requests), tuple(offers), sel))
+        self._awaiting = "prognoses"
+        if not sel.orders:
+            return self._finish("no_offer_helps")
+        self.orders.extend(sel.orders)
+        return list(sel.orders)
+
+    def result(self) -> NegotiationResult:
+        """The outcome so far (final once :attr:`done`)."""
+        if self.initial is None or self.current is None:
+            raise RuntimeError("no prognoses received yet")
+        lights = tuple(TrafficLight.ORANGE if v else TrafficLight.GREEN
+                       for v in self.current.check.violated)
+        return NegotiationResult(self.initial, self.current, lights, tuple(self.rounds),
+                                 tuple(self.orders), self.status or "running",
+                                 tuple(sorted(self._new_cong)))
+
+
 def negotiate(grid: DsoGrid, aggregators: Sequence[AggregatorLike],
               config: DsoConfig | None = None,
               others: Sequence[Prognosis] = ()) -> NegotiationResult:
-    """Run the day-ahead negotiation (see the module docstring).
+    """Run the day-ahead negotiation (see the module docstring) with a :class:`DsoSession`.
 
     Parameters
     ----------
@@ -187,44 +293,21 @@ def negotiate(grid: DsoGrid, aggregators: Sequence[AggregatorLike],
     -------
     NegotiationResult
     """
-    config = config or DsoConfig()
-    rounds: list[Round] = []
-    orders: list[FlexOrder] = []
-    new_cong: set[int] = set()
+    session = DsoSession(grid, config)
 
     def prognoses() -> list[Prognosis]:
         return [a.prognosis() for a in aggregators] + list(others)
 
-    val = validate(grid, prognoses())
-    initial = val
-    status = "max_rounds"
-    for r in range(config.max_rounds):
-        if val.clear:
-            status = "clear"
+    # each pass is one round; the session ends itself within max_rounds rounds, the bound
+    # here is a second guard against a programming error
+    for _ in range(2 * session.config.max_rounds + 2):
+        requests = session.on_prognoses(prognoses())
+        if session.done:
             break
-        reqs = make_requests(grid, val, config, round=r)
-        offers: list[FlexOffer] = []
-        for a in aggregators:
-            for q in reqs:
-                offers.extend(a.offers(q))
-        sel = select_offers(grid, val, offers, config, round=r)
-        rounds.append(Round(r, val, tuple(reqs), tuple(offers), sel))
-        if not sel.orders:
-            status = "no_offer_helps"
+        offers = [o for a in aggregators for q in requests for o in a.offers(q)]
+        orders = session.on_offers(offers)
+        if session.done:
             break
         for a in aggregators:
-            a.dispatch(sel.orders)
-        orders.extend(sel.orders)
-        after = validate(grid, prognoses())
-        new_cong.update(int(s) for s in np.flatnonzero(after.check.violated
-                                                        & ~val.check.violated))
-        if after.check.excess.sum() >= val.check.excess.sum() - config.tol_excess:
-            val = after
-            status = "no_offer_helps"
-            break
-        val = after
-    else:
-        status = "clear" if val.clear else "max_rounds"
-    lights = tuple(TrafficLight.ORANGE if v else TrafficLight.GREEN for v in val.check.violated)
-    return NegotiationResult(initial, val, lights, tuple(rounds), tuple(orders), status,
-                             tuple(sorted(new_cong)))
+            a.dispatch(orders)
+    return session.result()

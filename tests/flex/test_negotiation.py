@@ -15,7 +15,7 @@ from sims.cems.synthetic import random_homes
 from sims.dso import DsoConfig
 from sims.dso_grid import DsoGrid
 from sims.flex_types import FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
-from sims.negotiation import negotiate
+from sims.negotiation import DsoSession, negotiate
 from tests.flex.test_dso_select import DAY
 
 
@@ -157,3 +157,19 @@ def test_table_and_kpis_add_up(tiny_grid):
     assert k["ordered_kwh"] == pytest.approx(1.5) and k["offered_kwh"] == pytest.approx(1.5)
     assert k["congested_steps"] == 1 and k["orange_steps"] == 1 and k["share_resolved"] == 0.0
     assert k["rounds"] == 3 and k["status"] == "max_rounds"
+
+
+def test_session_message_by_message(tiny_grid):
+    agg = FakeAggregator(DAY, offer_kw=40.0)
+    s = DsoSession(tiny_grid, DsoConfig(max_rounds=5))
+    with pytest.raises(RuntimeError):
+        s.result()
+    assert s.on_offers([]) == []  # out of turn: ignored
+    reqs = s.on_prognoses([agg.prognosis()])
+    assert [q.request_id for q in reqs] == ["R0-transformer-down"] and not s.done
+    orders = s.on_offers([o for q in reqs for o in agg.offers(q)])
+    assert len(orders) == 1 and not s.done
+    agg.dispatch(orders)
+    assert s.on_prognoses([agg.prognosis()]) == [] and s.done
+    assert s.result().status == "clear"
+    assert s.on_prognoses([agg.prognosis()]) == [] and s.on_offers([]) == []  # done: silent
