@@ -258,7 +258,9 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
     if cong.size == 0 or not offers:
         return none
     # 1. each offer alone, on the congested steps
-    batch = np.concatenate([(base + _offer_matrix(grid, o, n))[cong] for o in offers])
+    batch = np.tile(base[cong], (len(offers), 1))
+    for i, o in enumerate(offers):
+        batch[i * cong.size:(i + 1) * cong.size, grid.column(o.home_id)] += o.delta_kw[cong]
     res = grid.run(batch)
     lf_steps += batch.shape[0]
     chk = grid.check(res, batch)
