@@ -29,8 +29,9 @@ Stage 2, shifting demand into the community's PV surplus
 Homes with flexibility are asked to re-plan with two signals: in steps where the community
 exports (``E > D``) a price signal ``p_t - imp_h,t`` (< 0: the local price a buyer would pay
 instead of its import price; not given in steps the home itself exports, where it would
-under-value the export), and in the community's peak steps a band whose upper limit is the
-home's planned power (the peak may not grow). The re-plans run as one batch (a
+under-value the export), and in the community's peak steps (import at least ``peak_share``
+of the day's peak) a band asking the home to give up its down-flexibility there (upper limit
+= planned power minus ``flex_down_kw``; soft, so a home that cannot is not forced). The re-plans run as one batch (a
 :data:`Replanner`, e.g. a :class:`sims.cems.CemsPool`); each is then *accepted* in turn,
 in order of the home's up-flexibility in surplus steps, only if, with the settlement
 recomputed for the whole community including it,
@@ -278,8 +279,8 @@ def clear_local_market(
         Cap on the homes asked to re-plan (those with the most up-flexibility in surplus
         steps first); default all homes with flexibility there.
     peak_share
-        Steps whose community import is at least this share of the day's peak are "peak steps"
-        where a re-plan may not raise a home's power [-].
+        Steps whose community import is at least this share of the day's peak are "peak steps",
+        where homes are asked to lower their power [-].
     min_gain_eur
         Smallest saving that makes a re-plan worth accepting [EUR].
     tol_kw
@@ -329,7 +330,8 @@ def clear_local_market(
             ibar = np.minimum(np.where(np.isfinite(settle.local_price_eur_per_kwh),
                                        settle.local_price_eur_per_kwh, imp[k]), imp[k])
             sig = np.where(surplus & (net[k] >= 0), ibar - imp[k], 0.0)
-            bmax = np.where(peak, net[k], np.inf)
+            # in the community's peak steps: give up the down-flexibility (soft band)
+            bmax = np.where(peak, net[k] - np.nan_to_num(plans[k].flex_down_kw), np.inf)
             props_in.append(inputs[k])
             props_band.append(Band(np.full(n, -np.inf), bmax))
             props_sig.append(sig)
