@@ -173,3 +173,14 @@ def test_session_message_by_message(tiny_grid):
     assert s.on_prognoses([agg.prognosis()]) == [] and s.done
     assert s.result().status == "clear"
     assert s.on_prognoses([agg.prognosis()]) == [] and s.on_offers([]) == []  # done: silent
+
+
+def test_load_flow_that_does_not_converge_ends_orange(tiny_grid):
+    day = DAY.copy()
+    day[6] = [0.0, 0.0, 3000.0]  # 3 MW at the end of a 0.5 km 4x50 cable: no solution
+    agg = FakeAggregator(day, offer_kw=0.0)
+    res = negotiate(tiny_grid, [agg], DsoConfig(max_rounds=3))
+    assert not res.initial.result.converged[6]
+    assert {v.kind for v in res.initial.violations if v.step == 6} == {"not_converged"}
+    assert res.status == "no_offer_helps"
+    assert 6 in res.orange_steps.tolist() and 1 in res.orange_steps.tolist()
