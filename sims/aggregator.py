@@ -18,7 +18,9 @@ For a request (congestion point, direction, steps, band ``[min_kw, max_kw]``) ev
 portfolio at that point with flexibility in that direction at a requested step (``plan.flex_up_kw``
 / ``flex_down_kw`` of its CEMS, capped at the request's ``max_kw``) is re-planned by its CEMS
 under a band that forces the move at those steps (``max_kw = plan - flex`` for down,
-``min_kw = plan + flex`` for up), intersected with the bands of the orders it already has. The
+``min_kw = plan + flex`` for up), holds the plan at the request's ``guard_steps`` against
+the direction (no more consumption there for down, no less for up: the rebound must go
+elsewhere), intersected with the bands of the orders it already has. The
 re-plan is the offer's truth: its relief per step (the move actually achieved, >= 0), its
 ``delta_kw`` over the whole day (rebound included, which the DSO's load flow checks), and its
 cost, the rise of the prosumer's bill + comfort cost (:func:`sims.local_market.home_cost_eur`).
@@ -199,10 +201,13 @@ class Aggregator:
             lo, hi = lo.copy(), hi.copy()
             move = flex > 1e-9
             target = cur[steps] + request.direction.sign * flex
+            guard = np.asarray(request.guard_steps, dtype=int)
             if down:
                 hi[steps[move]] = np.minimum(hi[steps[move]], target[move])
+                hi[guard] = np.minimum(hi[guard], cur[guard])
             else:
                 lo[steps[move]] = np.maximum(lo[steps[move]], target[move])
+                lo[guard] = np.maximum(lo[guard], cur[guard])
             hi = np.maximum(hi, lo)  # never an empty band: the standing band wins
             ins.append(self.inputs[h])
             bands.append(Band(lo, hi, self.band_penalty))

@@ -8,7 +8,10 @@ Validate
 Request
     :func:`make_requests` groups the violations by congestion point and direction, one
     :class:`~sims.flex_types.FlexRequest` each, with the relief needed per step estimated by
-    :meth:`sims.dso_grid.DsoGrid.relief_needed_kw` (a guide for the aggregators).
+    :meth:`sims.dso_grid.DsoGrid.relief_needed_kw` (a guide for the aggregators), and the
+    steps close to the same limit (``guard_steps``: within ``guard_loading_percent`` or
+    ``guard_voltage_pu``), where the homes must not move against the request, so that the
+    rebound of an activation does not land where it would congest.
 Select
     :func:`select_offers` decides with the load flow, never with the estimate:
 
@@ -40,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grids.loadflow import LoadFlowResult
-from sims.dso_grid import DsoGrid, StepCheck, Violation
+from sims.dso_grid import DsoGrid, GridLimits, StepCheck, Violation
 from sims.flex_types import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
 
 __all__ = ["DsoConfig", "Selection", "Validation", "make_requests", "select_offers", "validate"]
@@ -54,6 +57,9 @@ class DsoConfig:
     ----------
     price_cap_eur_per_kwh
         Highest price paid for flexibility [EUR/kWh].
+    guard_loading_percent, guard_voltage_pu
+        A step within this much of a limit [% of rating], [p.u.] (in the same congestion point
+        and direction as a request) becomes one of its ``guard_steps``.
     request_headroom
         A request's ``max_kw`` is this times its ``min_kw`` [-].
     relief_margin
@@ -67,6 +73,8 @@ class DsoConfig:
     """
 
     price_cap_eur_per_kwh: float = 1.0
+    guard_loading_percent: float = 10.0
+    guard_voltage_pu: float = 0.01
     request_headroom: float = 3.0
     relief_margin: float = 1.1
     max_rounds: int = 5
@@ -177,6 +185,13 @@ def make_requests(grid: DsoGrid, val: Validation, config: DsoConfig = DsoConfig(
         old_kw, why = g.get(v.step, (0.0, []))
         why.append(v.kind)
         g[v.step] = (max(old_kw, float(kw)), why)
+    lim = grid.limits
+    tight = GridLimits(lim.vm_min_pu + config.guard_voltage_pu,
+                       lim.vm_max_pu - config.guard_voltage_pu,
+                       lim.max_loading_percent - config.guard_loading_percent)
+    near: dict[tuple[str, Direction], set[int]] = {}
+    for v in grid.check(val.result, val.home_kw, limits=tight).violations:
+        near.setdefault((v.congestion_point, v.direction), set()).add(v.step)
     out = []
     for (pt, d), steps in groups.items():
         st = sorted(steps)
@@ -186,7 +201,8 @@ def make_requests(grid: DsoGrid, val: Validation, config: DsoConfig = DsoConfig(
             request_id=f"R{round}-{pt}-{d.value}", congestion_point=pt, direction=d,
             steps=tuple(st), min_kw=mins, max_kw=mins * config.request_headroom,
             price_cap_eur_per_kwh=config.price_cap_eur_per_kwh,
-            reason=f"{', '.join(kinds)} at {len(st)} step(s)"))
+            reason=f"{', '.join(kinds)} at {len(st)} step(s)",
+            guard_steps=tuple(near.get((pt, d), set()))))
     return sorted(out, key=lambda r: r.request_id)
 
 

@@ -319,7 +319,7 @@ class DsoGrid:
         return self.lf.run(load_p_mw=p, load_q_mvar=q)
 
     def check(self, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
-              steps: np.ndarray | None = None) -> StepCheck:
+              steps: np.ndarray | None = None, limits: GridLimits | None = None) -> StepCheck:
         """Check a load-flow result against the limits.
 
         Parameters
@@ -333,8 +333,10 @@ class DsoGrid:
             Added to the row number to give a violation's step.
         steps
             Step label of each row instead of ``step0 + row``.
+        limits
+            Limits to check instead of the grid's (e.g. tightened, to find steps near a limit).
         """
-        lim = self.limits
+        lim = limits or self.limits
         kw = np.atleast_2d(home_kw)
         n = res.n_steps
         label = np.arange(n) + step0 if steps is None else np.asarray(steps)

@@ -143,6 +143,9 @@ class FlexRequest:
         The highest price the DSO pays [EUR/kWh].
     reason
         Which limit is exceeded, for people and logs.
+    guard_steps
+        Steps (not requested) close to the same limit: there the homes' power must not move
+        against ``direction``, so that the rebound of an activation lands elsewhere.
     """
 
     request_id: str
@@ -153,10 +156,13 @@ class FlexRequest:
     max_kw: np.ndarray
     price_cap_eur_per_kwh: float
     reason: str = ""
+    guard_steps: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.steps)
         object.__setattr__(self, "steps", tuple(int(s) for s in self.steps))
+        object.__setattr__(self, "guard_steps",
+                           tuple(sorted(int(s) for s in set(self.guard_steps) - set(self.steps))))
         object.__setattr__(self, "min_kw", _frozen(self.min_kw, n))
         object.__setattr__(self, "max_kw", _frozen(self.max_kw, n))
 

@@ -31,10 +31,10 @@ exports (``E > D``) a price signal ``p_t - imp_h,t`` (< 0: the local price a buy
 instead of its import price; not given in steps the home itself exports, where it would
 under-value the export), and in the community's peak steps (import at least ``peak_share``
 of the day's peak) a band asking the home to give up its down-flexibility there (upper limit
-= planned power minus ``flex_down_kw``; soft, so a home that cannot is not forced). The re-plans run as one batch (a
-:data:`Replanner`, e.g. a :class:`sims.cems.CemsPool`); each is then *accepted* in turn,
-in order of the home's up-flexibility in surplus steps, only if, with the settlement
-recomputed for the whole community including it,
+= planned power minus ``flex_down_kw``; soft, so a home that cannot is not forced). The
+re-plans run as one batch (a :data:`Replanner`, e.g. a :class:`sims.cems.CemsPool`); each
+is then *accepted* in turn, in order of the home's up-flexibility in surplus steps, only if,
+with the settlement recomputed for the whole community including it,
 
 * the home's cost (tariff bill + comfort cost + settlement) falls by at least ``min_gain_eur``,
 * the community's grid import energy does not rise, and its peak import does not rise.

@@ -4,6 +4,7 @@ real CEMS re-plans clears congestion without congesting another interval."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,10 +13,11 @@ from grids.feeder import build_reference_feeder
 from sims.aggregator import Aggregator
 from sims.cems import plan_day
 from sims.cems.synthetic import random_homes
-from sims.dso import DsoConfig
+from sims.dso import DsoConfig, make_requests, validate
 from sims.dso_grid import DsoGrid
-from sims.flex_types import FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
+from sims.flex_types import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
 from sims.negotiation import DsoSession, negotiate
+from tests.flex.conftest import tiny_feeder
 from tests.flex.test_dso_select import DAY
 
 
@@ -184,3 +186,43 @@ def test_load_flow_that_does_not_converge_ends_orange(tiny_grid):
     assert {v.kind for v in res.initial.violations if v.step == 6} == {"not_converged"}
     assert res.status == "no_offer_helps"
     assert 6 in res.orange_steps.tolist() and 1 in res.orange_steps.tolist()
+
+
+def pv_homes_on_tiny(seed: int):
+    """Three random homes (the third with 12 kWp of PV) on the tiny network, source at
+    1.09 p.u.: H3's midday export over 0.5 km of 4x50 cable lifts bus C above 1.10 p.u."""
+    f = tiny_feeder()
+    f.net.ext_grid.loc[0, "vm_pu"] = 1.09
+    grid = DsoGrid(f.net, f.homes)
+    ins = [replace(i, home=replace(i.home, home_id=h))
+           for i, h in zip(random_homes(3, seed=seed), ("H1", "H2", "H3"), strict=True)]
+    assert ins[2].home.pv_kwp == 12.0
+    return grid, Aggregator("A", ins, [plan_day(i) for i in ins],
+                            grid.congestion_points_of_homes())
+
+
+def test_real_cems_clears_over_voltage_upwards_with_guarded_rebound():
+    grid, agg = pv_homes_on_tiny(18)
+    val = validate(grid, [agg.prognosis()])
+    assert {v.kind for v in val.violations} == {"overvoltage"}
+    reqs = make_requests(grid, val)
+    assert [(q.congestion_point, q.direction) for q in reqs] == [("feeder-3", Direction.UP)]
+    assert reqs[0].guard_steps  # steps just under 1.10 p.u., where export may not grow
+    res = negotiate(grid, [agg], DsoConfig(max_rounds=4))
+    assert res.status == "clear" and res.new_congestion_steps == ()
+    assert all(o.offer.direction is Direction.UP for o in res.orders)
+    # the order's rebound keeps off the guarded steps: no more export there
+    for o in res.orders:
+        g = list(reqs[0].guard_steps)
+        assert np.all(o.offer.delta_kw[g] >= -1e-6)
+
+
+def test_without_guard_the_rebound_would_congest_and_no_order_is_placed():
+    """The same case, the guard off: the home's re-plan exports its battery in the afternoon
+    and over-voltage moves there; the DSO's full-day check refuses the offer (orange)."""
+    grid, agg = pv_homes_on_tiny(18)
+    res = negotiate(grid, [agg], DsoConfig(max_rounds=4, guard_voltage_pu=-1.0,
+                                           guard_loading_percent=-1000.0))
+    assert res.rounds[0].offers  # an offer was made ...
+    assert res.status == "no_offer_helps" and res.orders == ()  # ... and refused
+    assert res.new_congestion_steps == ()
