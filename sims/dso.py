@@ -18,12 +18,12 @@ Select
     1. *Effect of each offer alone*: one batch with every offer applied alone to the congested
        steps; relief = reduction of the summed severity (``excess``) there. Offers that do not
        reduce it are dropped ("no offer helps" when none is left).
-    2. *Order*: by cost per unit of relief (EUR per unit of excess removed), cheapest first;
-       one offer per home (its best).
+    2. *Order*: by cost per unit of relief (EUR per unit of excess removed), cheapest first.
     3. *Greedy with the full-day load flow*: offers are added in that order; an offer is kept
        only if the whole day with it (rebound included) has less total excess and no
-       violation in a step that was green before; the search stops as soon as no step is
-       violated. So an order can never congest another interval.
+       violation in a step that was green before, and at most one offer per home is kept
+       (a home's offers for different requests do not add up); the search stops as soon as
+       no step is violated. So an order can never congest another interval.
     4. *Prune*: drop offers, most expensive first, while the day stays clear (or, for a partial
        relief, while no green step is violated and the excess does not grow).
     5. If the day cannot be cleared, the offers kept in 3 are still ordered (partial relief);
@@ -286,14 +286,9 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
     helpful = [k for k in range(len(offers)) if relief[k] > config.tol_excess]
     if not helpful:
         return Selection((), False, val, {}, lf_steps)
-    # 2. order by cost per unit of relief; best offer per home
+    # 2. order by cost per unit of relief
     helpful.sort(key=lambda k: (offers[k].cost_eur / relief[k], -relief[k]))
-    ranked, homes = [], set()
-    for k in helpful:
-        if offers[k].home_id not in homes:
-            homes.add(offers[k].home_id)
-            ranked.append(k)
-    ranked = ranked[: config.max_candidates]
+    ranked = helpful[: config.max_candidates]
     relief_by_id = {offers[k].offer_id: float(relief[k]) for k in ranked}
     # 3. greedy: add offers in rank order, each kept only if the whole day's load flow shows
     #    less excess and no violation in a step that was green; stop once the day is clear
@@ -302,7 +297,10 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
     cum_exc = float(val.check.excess.sum())
     sel: list[int] = []
     clear = False
+    homes: set[str] = set()
     for k in ranked:
+        if offers[k].home_id in homes:  # one order per home and round
+            continue
         trial = cum + _offer_matrix(grid, offers[k], n)
         c = grid.check(grid.run(trial), trial)
         lf_steps += n
@@ -312,6 +310,7 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
         if exc < cum_exc - config.tol_excess or not c.violated.any():
             cum, cum_exc = trial, exc
             sel.append(k)
+            homes.add(offers[k].home_id)
             if not c.violated.any():
                 clear = True
                 break
