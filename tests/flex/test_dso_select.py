@@ -97,3 +97,34 @@ def test_partial_relief_is_ordered_when_nothing_clears(tiny_grid):
     assert not sel.cleared
     assert sel.what_if.check.excess.sum() < val.check.excess.sum()
     assert sel.what_if.congested_steps.tolist() == [1]
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_offers_never_congest_a_green_interval(tiny_grid, seed):
+    """Random days and random offers with random rebound: whatever is ordered, the load flow
+    of the day with the orders has no violation in a step that was green."""
+    rng = np.random.default_rng(seed)
+    n = 12
+    day = rng.uniform(0.0, 45.0, (n, 3))
+    day[:, 2] = rng.uniform(-40.0, 30.0, n)
+    val = validate_home_kw(tiny_grid, day)
+    offers = []
+    for k in range(8):
+        home = ("H1", "H2", "H3")[k % 3]
+        delta = np.zeros(n)
+        s = int(rng.integers(n))
+        delta[s] = -rng.uniform(5.0, 30.0) * rng.choice([1.0, -1.0])
+        delta[int(rng.integers(n))] -= delta[s] * rng.uniform(0.5, 1.2)  # rebound somewhere
+        d = Direction.DOWN if delta[s] < 0 else Direction.UP
+        offers.append(FlexOffer(f"o{k}", "R", "A", home, d, (s,), [abs(delta[s])], delta,
+                                float(rng.uniform(0.0, 0.5)), 0.25))
+    sel = select_offers(tiny_grid, val, offers)
+    kw = day.copy()
+    for o in sel.orders:
+        kw[:, tiny_grid.column(o.home_id)] += o.offer.delta_kw
+    after = validate_home_kw(tiny_grid, kw)
+    assert not (after.check.violated & ~val.check.violated).any()
+    assert len({o.home_id for o in sel.orders}) == len(sel.orders)
+    if sel.orders:
+        assert after.check.excess.sum() < val.check.excess.sum()
+        assert np.array_equal(after.check.violated, sel.what_if.check.violated)
