@@ -8,6 +8,13 @@ each transformer and line, used to give every violation a congestion point and a
 
 Reactive power of a home: ``q = p tan(acos(pf))`` while it imports (lagging base load),
 ``q = 0`` while it exports (PV inverters at unity power factor).
+Loads that are not homes and static generators keep the values they have in the net.
+
+Congestion points come from a breadth-first tree from the ext_grid over the in-service
+lines, transformers and closed bus-bus switches: a feeder is the subtree of a line leaving a
+transformer's LV bus (numbered 1, 2... in ``net.line`` order). For a meshed LV network the
+tree is one spanning tree of it: the load flow stays exact, only the grouping of homes into
+feeders follows that tree.
 
 Severity ("excess") of a step, used to rank offers and compare partial reliefs, never to decide
 that a step is clear: sum over transformers and lines of ``max(0, loading - limit) / 100``

@@ -85,3 +85,23 @@ def test_prognoses_must_cover_every_home_once(tiny_grid):
         validate(tiny_grid, twice)
     with pytest.raises(ValueError, match="unknown home"):
         validate(tiny_grid, prognoses(TINY_DAY) + [Prognosis("A3", 0.25, {"H9": TINY_DAY[:, 2]})])
+
+
+def test_shipped_simbench_grid_feeders_partition_the_homes():
+    from grids.loaders import load_feeder
+    from sims.dso_grid import DsoGrid
+
+    f = load_feeder("simbench:1-LV-rural1--0-sw")
+    grid = DsoGrid(f.net, f.homes)
+    feeders = [k for k in grid.points if k.startswith("feeder-")]
+    cols = np.concatenate([grid.points[k] for k in feeders])
+    assert sorted(cols.tolist()) == list(range(grid.n_homes))  # each home in one feeder
+    assert grid.points["transformer"].tolist() == list(range(grid.n_homes))
+    # validation equals the engine's own numbers, in one batch
+    kw = np.tile(np.linspace(0.5, 15.0, 24)[:, None], (1, grid.n_homes))
+    val = validate_home_kw(grid, kw)
+    tl = val.result.trafo_loading_percent.max(axis=1)
+    vm = np.nanmin(val.result.vm_pu, axis=1)
+    ll = val.result.line_loading_percent.max(axis=1)
+    expect = (tl > 100.0) | (ll > 100.0) | (vm < 0.94)
+    assert np.array_equal(val.check.violated, expect) and expect.any() and not expect.all()
