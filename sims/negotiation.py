@@ -101,6 +101,29 @@ class NegotiationResult:
         """Steps congested at first and clear at the end."""
         return np.flatnonzero(self.initial.check.violated & ~self.final.check.violated)
 
+    def delivered_kw(self, grid: DsoGrid, measured_home_kw: np.ndarray) -> np.ndarray:
+        """Flexibility delivered in operation per step [kW].
+
+        For each order, at each of its steps: the move of the home's measured power from its
+        prognosis before any order (``initial.home_kw``) in the order's direction, between 0
+        and the ordered power; summed over orders.
+
+        Parameters
+        ----------
+        grid
+            The DSO's network (column order of the arrays).
+        measured_home_kw
+            The homes' measured power [kW], ``[n_steps, n_homes]``.
+        """
+        meas = np.asarray(measured_home_kw, dtype=float)
+        out = np.zeros(meas.shape[0])
+        for o in self.orders:
+            c = grid.column(o.home_id)
+            st = np.asarray(o.offer.steps, dtype=int)
+            moved = o.offer.direction.sign * (meas[st, c] - self.initial.home_kw[st, c])
+            out[st] += np.clip(moved, 0.0, o.offer.power_kw)
+        return out
+
     def table(self) -> pd.DataFrame:
         """Flexibility per interval over all rounds (for ``flex.parquet``).
 

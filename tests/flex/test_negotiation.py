@@ -226,3 +226,17 @@ def test_without_guard_the_rebound_would_congest_and_no_order_is_placed():
     assert res.rounds[0].offers  # an offer was made ...
     assert res.status == "no_offer_helps" and res.orders == ()  # ... and refused
     assert res.new_congestion_steps == ()
+
+
+def test_delivered_is_the_measured_move_capped_at_the_order(tiny_grid):
+    agg = FakeAggregator(DAY, offer_kw=40.0)
+    res = negotiate(tiny_grid, [agg], DsoConfig(max_rounds=5))
+    assert len(res.orders) == 1  # 40 kW down from H1 at step 1
+    measured = DAY.copy()
+    measured[1, 0] -= 25.0  # H1 delivers 25 of the 40 kW
+    d = res.delivered_kw(tiny_grid, measured)
+    assert d.tolist() == [0.0, 25.0] + [0.0] * 6
+    measured[1, 0] -= 30.0  # 55 kW: more than ordered counts as 40
+    assert res.delivered_kw(tiny_grid, measured)[1] == pytest.approx(40.0)
+    measured[1, 0] = DAY[1, 0] + 5.0  # the wrong way: nothing delivered
+    assert res.delivered_kw(tiny_grid, measured)[1] == 0.0
