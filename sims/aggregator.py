@@ -248,6 +248,11 @@ class Aggregator:
         -------
         dict
             The new plan of every home that received an order.
+
+        Raises
+        ------
+        ValueError
+            An order (addressed to this aggregator) names an offer it did not make.
         """
         mine = [o for o in orders if o.aggregator_id == self.aggregator_id]
         by_home: dict[str, list[FlexOrder]] = {}
@@ -258,14 +263,16 @@ class Aggregator:
         for h, os_ in by_home.items():
             lo, hi = self.bands.get(h, (np.full(self._n, -np.inf), np.full(self._n, np.inf)))
             cached = [self._offer_cache.get(o.offer.offer_id) for o in os_]
+            unknown = [o.offer.offer_id for o, c in zip(os_, cached, strict=True) if c is None]
+            if unknown:
+                raise ValueError(f"{self.aggregator_id}: orders for offers it did not make: "
+                                 f"{unknown}")
             for c in cached:
-                if c is None:
-                    continue
                 lo = np.maximum(lo, np.asarray(c[0].min_kw, float))
                 hi = np.minimum(hi, np.asarray(c[0].max_kw, float))
             hi = np.maximum(hi, lo)
             self.bands[h] = (lo, hi)
-            if len(os_) == 1 and cached[0] is not None:
+            if len(os_) == 1:
                 out[h] = cached[0][1]
             else:
                 redo_h.append(h)

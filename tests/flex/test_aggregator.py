@@ -92,6 +92,10 @@ def test_dispatch_reuses_the_priced_plan_and_keeps_the_band(homes):
     # orders of another aggregator are ignored
     other = FlexOrder.of(type(o)(**{**o.__dict__, "aggregator_id": "B", "offer_id": "x"}))
     assert agg.dispatch([other]) == {}
+    # an order of an offer this aggregator never made is an error, not silently dropped
+    forged = FlexOrder.of(type(o)(**{**o.__dict__, "offer_id": "forged"}))
+    with pytest.raises(ValueError, match="did not make"):
+        agg.dispatch([forged])
 
 
 def test_two_orders_to_one_home_replan_under_both_bands(homes):
