@@ -71,29 +71,38 @@ def _injections(step_ids, load_int, load_scale, sgen_int, sgen_scale, s_const_re
             s_re[b, k] = s_const_re[b]
             s_im[b, k] = s_const_im[b]
     inv_base = 1.0 / base_mva
+    # element outer, lane inner: the K input rows being read stay in L1, writes are contiguous
+    rlp = np.empty(K, dtype=np.int64)
+    rlq = np.empty(K, dtype=np.int64)
+    rgp = np.empty(K, dtype=np.int64)
+    rgq = np.empty(K, dtype=np.int64)
     for k in range(K):
         s = step_ids[k]
-        rp = s if load_p.shape[0] > 1 else 0
-        rq = s if load_q.shape[0] > 1 else 0
-        for e in range(load_int.shape[0]):
-            b = load_int[e]
-            if b >= 0:
-                s_re[b, k] -= load_p[rp, e] * load_scale[e] * inv_base
-                s_im[b, k] -= load_q[rq, e] * load_scale[e] * inv_base
-        rp = s if sgen_p.shape[0] > 1 else 0
-        rq = s if sgen_q.shape[0] > 1 else 0
-        for e in range(sgen_int.shape[0]):
-            b = sgen_int[e]
-            if b >= 0:
-                s_re[b, k] += sgen_p[rp, e] * sgen_scale[e] * inv_base
-                s_im[b, k] += sgen_q[rq, e] * sgen_scale[e] * inv_base
+        rlp[k] = s if load_p.shape[0] > 1 else 0
+        rlq[k] = s if load_q.shape[0] > 1 else 0
+        rgp[k] = s if sgen_p.shape[0] > 1 else 0
+        rgq[k] = s if sgen_q.shape[0] > 1 else 0
+    for e in range(load_int.shape[0]):
+        b = load_int[e]
+        if b >= 0:
+            f = load_scale[e] * inv_base
+            for k in range(K):
+                s_re[b, k] -= load_p[rlp[k], e] * f
+                s_im[b, k] -= load_q[rlq[k], e] * f
+    for e in range(sgen_int.shape[0]):
+        b = sgen_int[e]
+        if b >= 0:
+            f = sgen_scale[e] * inv_base
+            for k in range(K):
+                s_re[b, k] += sgen_p[rgp[k], e] * f
+                s_im[b, k] += sgen_q[rgq[k], e] * f
     return s_re, s_im
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - numba
     """Solve and extract the steps ``step_ids`` as one chunk (vectorised over its lanes)."""
-    (pq_int, slack_int, vs_re, vs_im, c_re, c_im, vnl_re, vnl_im, inj_pos,
+    (pq_int, slack_int, vs_re, vs_im, c_re, c_im, vnl_re, vnl_im, inj_pos, noinj_pos,
      l_ptr, l_idx, l_re, l_im, u_ptr, u_idx, u_re, u_im, udi_re, udi_im,
      load_int, load_scale, sgen_int, sgen_scale, s_const_re, s_const_im,
      base_mva, n_int) = netw[0]
@@ -126,25 +135,30 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
     fin_im = np.empty((m, K))
     mis = np.zeros(K)
     fin_mis = np.zeros(K)
+    newly = np.zeros(K, dtype=np.bool_)
     done = np.zeros(K, dtype=np.bool_)
     stopped = np.zeros(K, dtype=np.bool_)
     iters = np.zeros(K, dtype=np.int64)
+    # right-hand side of the first iteration, conj(S / V) + c; ``inv`` keeps 1 / |V|^2 of the
+    # iterate the right-hand side was built from (the mismatch needs it, no second division)
+    inv = np.empty((n_inj, K))
+    for i in range(m):
+        for k in range(K):
+            b_re[i, k] = c_re[i]
+            b_im[i, k] = c_im[i]
+    for j in range(n_inj):
+        i = inj_pos[j]
+        for k in range(K):
+            vr = v_re[i, k]
+            vi = v_im[i, k]
+            sr = sp_re[j, k]
+            si = sp_im[j, k]
+            d = 1.0 / (vr * vr + vi * vi)
+            inv[j, k] = d
+            b_re[i, k] += (sr * vr + si * vi) * d
+            b_im[i, k] += (sr * vi - si * vr) * d
+    n_noinj = noinj_pos.shape[0]
     for it in range(max_iter):
-        # right-hand side conj(S / V) + c
-        for i in range(m):
-            for k in range(K):
-                b_re[i, k] = c_re[i]
-                b_im[i, k] = c_im[i]
-        for j in range(n_inj):
-            i = inj_pos[j]
-            for k in range(K):
-                vr = v_re[i, k]
-                vi = v_im[i, k]
-                sr = sp_re[j, k]
-                si = sp_im[j, k]
-                d = 1.0 / (vr * vr + vi * vi)
-                b_re[i, k] += (sr * vr + si * vi) * d
-                b_im[i, k] += (sr * vi - si * vr) * d
         # forward substitution, unit lower L (CSC)
         for j in range(m):
             for p in range(l_ptr[j], l_ptr[j + 1]):
@@ -174,17 +188,25 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
                     xi = b_im[j, k]
                     b_re[i, k] -= ur * xr - ui * xi
                     b_im[i, k] -= ur * xi + ui * xr
-        # true mismatch at the new iterate: S (V_new - V_old) / V_old at injection buses
+        # fused: the true mismatch at the new iterate, S (V_new - V_old) / V_old, and the
+        # next right-hand side, written over the old iterate (the buffers swap below)
         for k in range(K):
             mis[k] = 0.0
+        for j in range(n_noinj):
+            i = noinj_pos[j]
+            for k in range(K):
+                v_re[i, k] = c_re[i]
+                v_im[i, k] = c_im[i]
         for j in range(n_inj):
             i = inj_pos[j]
             for k in range(K):
                 vr = v_re[i, k]
                 vi = v_im[i, k]
-                dvr = b_re[i, k] - vr
-                dvi = b_im[i, k] - vi
-                d = 1.0 / (vr * vr + vi * vi)
+                nr = b_re[i, k]
+                ni = b_im[i, k]
+                dvr = nr - vr
+                dvi = ni - vi
+                d = inv[j, k]
                 rr = (dvr * vr + dvi * vi) * d
                 ri = (dvi * vr - dvr * vi) * d
                 sr = sp_re[j, k]
@@ -194,23 +216,34 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
                 e = er if er > ei else ei
                 mk = mis[k]
                 mis[k] = e if (e > mk or e != e) else mk
+                dn = 1.0 / (nr * nr + ni * ni)
+                inv[j, k] = dn
+                v_re[i, k] = c_re[i] + (sr * nr + si * ni) * dn
+                v_im[i, k] = c_im[i] + (sr * ni - si * nr) * dn
         v_re, b_re = b_re, v_re
         v_im, b_im = b_im, v_im
         active = 0
+        n_new = 0
         for k in range(K):
+            newly[k] = False
             if done[k] or stopped[k]:
                 continue
             iters[k] = it + 1
             if mis[k] < tol:
                 done[k] = True
+                newly[k] = True
+                n_new += 1
                 fin_mis[k] = mis[k]
-                for i in range(m):
-                    fin_re[i, k] = v_re[i, k]
-                    fin_im[i, k] = v_im[i, k]
             elif not (mis[k] < DIVERGED_PU):
                 stopped[k] = True
             else:
                 active += 1
+        if n_new > 0:  # freeze the lanes that converged now (row-wise, masked)
+            for i in range(m):
+                for k in range(K):
+                    if newly[k]:
+                        fin_re[i, k] = v_re[i, k]
+                        fin_im[i, k] = v_im[i, k]
         if active == 0:
             break
 
@@ -220,14 +253,11 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
     for k in range(K):
         if not done[k]:  # the last iterate of a lane that did not converge
             fin_mis[k] = mis[k]
-            for i in range(m):
-                fin_re[i, k] = v_re[i, k]
-                fin_im[i, k] = v_im[i, k]
     for i in range(m):
         bi = pq_int[i]
         for k in range(K):
-            vf_re[bi, k] = fin_re[i, k]
-            vf_im[bi, k] = fin_im[i, k]
+            vf_re[bi, k] = fin_re[i, k] if done[k] else v_re[i, k]
+            vf_im[bi, k] = fin_im[i, k] if done[k] else v_im[i, k]
     for j in range(slack_int.shape[0]):
         for k in range(K):
             vf_re[slack_int[j], k] = vs_re[j]
@@ -245,8 +275,8 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
 def _extract(step_ids, vf_re, vf_im, s_re, s_im, netw, outs):  # pragma: no cover - numba
     """Results of the lanes of a chunk from the full internal voltages ``[n_int, K]``."""
     slack_int = netw[0][1]
-    base_mva = netw[0][25]
-    n_int = netw[0][26]
+    base_mva = netw[0][26]
+    n_int = netw[0][27]
     (y_ptr, y_idx, y_re, y_im, ref_re, ref_im, ref_deg, bus_int,
      br_f, br_t, yf_ff_re, yf_ff_im, yf_ft_re, yf_ft_im, yt_tf_re, yt_tf_im, yt_tt_re, yt_tt_im,
      line_br, line_base, line_nan, trafo_br, trafo_hv, trafo_lv, trafo_nan, eg_int) = netw[1]
@@ -441,7 +471,7 @@ def solve_one(step, netw, inputs, outs, tol, max_iter):  # pragma: no cover - nu
     Same algorithm, stopping rule and outputs as :func:`solve_chunks`; ``step`` is the row of
     the inputs and outputs.
     """
-    (pq_int, slack_int, vs_re, vs_im, c_re, c_im, vnl_re, vnl_im, inj_pos,
+    (pq_int, slack_int, vs_re, vs_im, c_re, c_im, vnl_re, vnl_im, inj_pos, noinj_pos,
      l_ptr, l_idx, l_re, l_im, u_ptr, u_idx, u_re, u_im, udi_re, udi_im,
      load_int, load_scale, sgen_int, sgen_scale, s_const_re, s_const_im,
      base_mva, n_int) = netw[0]

@@ -195,9 +195,10 @@ class LoadFlow:
         inj[c.s_const_re != 0] = True
         inj[c.s_const_im != 0] = True
         inj_pos = np.flatnonzero(inj[c.pq_int]).astype(np.int64)
+        noinj_pos = np.flatnonzero(~inj[c.pq_int]).astype(np.int64)
         self._netw = (
             (c.pq_int, c.slack_int, c.v_slack_re, c.v_slack_im, c.c_re, c.c_im,
-             c.v_nl_re, c.v_nl_im, inj_pos,
+             c.v_nl_re, c.v_nl_im, inj_pos, noinj_pos,
              c.l_indptr, c.l_indices, c.l_re, c.l_im,
              c.u_indptr, c.u_indices, c.u_re, c.u_im, c.ud_inv_re, c.ud_inv_im,
              c.load_int, c.load_scale, c.sgen_int, c.sgen_scale,

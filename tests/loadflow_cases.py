@@ -139,6 +139,7 @@ def draws(net, n_steps: int, seed: int):
 #: result is up to 1.4e-6 % (line loading) and 1.6e-9 p.u. away from its converged solution on
 #: the IEEE European feeder at heavy load (measured), which alone would exceed the thresholds.
 #: A tighter reference makes the comparison measure our error, not pandapower's stopping point.
+#: Where runpp cannot reach it (rounding floor, urban6), the reference uses ten times more.
 REFERENCE_TOLERANCE_MVA = 1e-12
 
 
@@ -149,8 +150,13 @@ def runpp_step(net, load_p, load_q, sgen_p, tolerance_mva: float = REFERENCE_TOL
     ref.load["q_mvar"] = load_q
     if len(ref.sgen):
         ref.sgen["p_mw"] = sgen_p
-    pp.runpp(ref, algorithm="nr", tolerance_mva=tolerance_mva, lightsim2grid=False,
-             max_iteration=30)
+    try:
+        pp.runpp(ref, algorithm="nr", tolerance_mva=tolerance_mva, lightsim2grid=False,
+                 max_iteration=30)
+    except pp.LoadflowNotConverged:
+        # on the larger urban grids rounding keeps pandapower's mismatch above 1e-12 MVA
+        pp.runpp(ref, algorithm="nr", tolerance_mva=10 * tolerance_mva, lightsim2grid=False,
+                 max_iteration=30)
     return ref
 
 

@@ -6,7 +6,8 @@ Inputs (:mod:`sims.cems.assets`)
     :class:`CemsInput`, :class:`Tariff` (:func:`tou_tariff`, :func:`tariff_from_periods`),
     :class:`Band`,
     :class:`EvSession`, :class:`ApplianceCycle`, :class:`ThermalLoad`,
-    :class:`ProsumerCategory` (and ``CATEGORIES``), :func:`appliance_for_category`,
+    :class:`ProsumerCategory` (and ``CATEGORIES``), ``APPLIANCE_CYCLES``,
+    :func:`appliance_for_category`,
     :func:`ev_sessions_from_profile`,
     :func:`thermal_from_profile`.
 Planning (:mod:`sims.cems.plan`)
@@ -21,6 +22,7 @@ Operation (:mod:`sims.cems.operate`)
 """
 
 from sims.cems.assets import (
+    APPLIANCE_CYCLES,
     CATEGORIES,
     ApplianceCycle,
     Band,
@@ -41,6 +43,7 @@ from sims.cems.operate import OperationResult, Operator, StepResult, operate_day
 from sims.cems.plan import CemsPool, Plan, fallback_plan, plan_day, plan_days
 
 __all__ = [
+    "APPLIANCE_CYCLES",
     "CATEGORIES",
     "ApplianceCycle",
     "Band",

@@ -19,6 +19,7 @@ import numpy as np
 from sims.devices import Battery, HomeSpec
 
 __all__ = [
+    "APPLIANCE_CYCLES",
     "ApplianceCycle",
     "Band",
     "CATEGORIES",
@@ -280,6 +281,16 @@ CATEGORIES: dict[str, ProsumerCategory] = {
     "moderate": ProsumerCategory("moderate", 2.0, 6.0, 4.0, 0.01),
     "comfort_first": ProsumerCategory("comfort_first", 0.0, 2.0, 1.0, 0.05),
 }
+
+
+APPLIANCE_CYCLES: dict[str, tuple[float, ...]] = {
+    # Typical cycles at 15-min resolution [kW]: a heating phase, then motors and pumps (our
+    # own simplified shapes with energies of 1.1, 1.95 and 3.15 kWh per cycle).
+    "washing_machine": (2.0, 0.3, 0.3, 0.3, 0.3, 0.5, 0.5, 0.2),
+    "dishwasher": (1.9, 1.9, 0.1, 0.1, 0.1, 1.8, 1.8, 0.1),
+    "tumble_dryer": (2.4, 2.4, 2.4, 2.4, 2.0, 1.0),
+}
+"""Deferrable appliance cycles per 15-min step [kW], by name."""
 
 
 def appliance_for_category(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sims.cems.assets import (
+    APPLIANCE_CYCLES,
     CATEGORIES,
     ApplianceCycle,
     CemsInput,
@@ -22,12 +23,8 @@ from sims.devices import Battery, ElectricVehicle, HomeSpec
 
 __all__ = ["APPLIANCE_LIBRARY", "random_home", "random_homes"]
 
-APPLIANCE_LIBRARY: dict[str, tuple[float, ...]] = {
-    # 15-min steps [kW]
-    "washing_machine": (2.0, 0.3, 0.3, 0.3, 0.3, 0.5, 0.5, 0.2),
-    "dishwasher": (1.9, 1.9, 0.1, 0.1, 0.1, 1.8, 1.8, 0.1),
-    "tumble_dryer": (2.4, 2.4, 2.4, 2.4, 2.0, 1.0),
-}
+APPLIANCE_LIBRARY = APPLIANCE_CYCLES
+"""The cycles the random homes draw from (see :data:`sims.cems.assets.APPLIANCE_CYCLES`)."""
 
 
 def _base_shape(hours: np.ndarray) -> np.ndarray:
