@@ -236,30 +236,35 @@ class DsoGrid:
             TRANSFORMER if len(lv_pos) == 1 else f"{TRANSFORMER}-{t}" for t in self.trafo_index)
         self.trafo_down = np.array([below(p) for p in lv_pos]).reshape(len(lv_pos), -1)
         self.trafo_sn_kva = net.trafo.sn_mva.to_numpy(dtype=float) * 1000.0
-        # feeders: subtrees of the lines leaving a transformer's LV bus
-        lv_set = set(lv_pos)
+        # feeders: subtrees of the lines leaving a transformer's LV bus (or the ext_grid's bus
+        # in a net without transformer)
+        root = self.trafo_points[0] if self.trafo_points else TRANSFORMER
+        self.root_point = root
+        lv_set = set(lv_pos) or {bpos[b] for b in net.ext_grid.bus}
         self.line_down = np.zeros((len(self.line_index), len(home_bus)), dtype=bool)
         feeder_of_bus = np.zeros(len(bpos), dtype=int)
         starts = []
         for k, r in enumerate(net.line.itertuples()):
+            if not r.in_service:
+                continue
             c = child(r.from_bus, r.to_bus)
             self.line_down[k] = below(c)
             if parent[c] in lv_set:
                 starts.append(c)
         for i, c in enumerate(starts, start=1):
             feeder_of_bus[(tin >= tin[c]) & (tin < tout[c]) & (tin >= 0)] = i
-        self.bus_point = tuple(feeder_point(f) if f else self.trafo_points[0]
-                               for f in feeder_of_bus) if len(self.trafo_points) else ()
-        self.line_point = tuple(
-            feeder_point(int(feeder_of_bus[child(r.from_bus, r.to_bus)]))
-            if feeder_of_bus[child(r.from_bus, r.to_bus)] else self.trafo_points[0]
-            for r in net.line.itertuples())
+        self.bus_point = tuple(feeder_point(f) if f else root for f in feeder_of_bus)
+        line_feeder = [int(feeder_of_bus[child(r.from_bus, r.to_bus)])
+                       for r in net.line.itertuples()]
+        self.line_point = tuple(feeder_point(f) if f else root for f in line_feeder)
         vn = net.bus.vn_kv.reindex(net.line.from_bus).to_numpy(dtype=float)
         rating = (net.line.max_i_ka * net.line.df * net.line.parallel).to_numpy(dtype=float)
         self.line_rating_kva = np.sqrt(3.0) * vn * rating * 1000.0
         pts: dict[str, np.ndarray] = {}
         for t, p in enumerate(self.trafo_points):
             pts[p] = np.flatnonzero(self.trafo_down[t])
+        if not self.trafo_points:
+            pts[root] = np.flatnonzero(h_tin >= 0)
         home_feeder = feeder_of_bus[home_bus]
         for f in range(1, len(starts) + 1):
             pts[feeder_point(f)] = np.flatnonzero(home_feeder == f)
@@ -395,7 +400,7 @@ class DsoGrid:
             excess[r] += NOT_CONVERGED_EXCESS
             d = Direction.DOWN if kw[r].sum() >= 0 else Direction.UP
             out.append(Violation(int(label[r]), "not_converged", -1, float("nan"), float("nan"),
-                                 self.trafo_points[0], d))
+                                 self.root_point, d))
         out.sort(key=lambda v: (v.step, v.kind, v.congestion_point))
         return StepCheck(tuple(out), excess, (excess > 0) | ~conv)
 

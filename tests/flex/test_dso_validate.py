@@ -105,3 +105,28 @@ def test_shipped_simbench_grid_feeders_partition_the_homes():
     ll = val.result.line_loading_percent.max(axis=1)
     expect = (tl > 100.0) | (ll > 100.0) | (vm < 0.94)
     assert np.array_equal(val.check.violated, expect) and expect.any() and not expect.all()
+
+
+def test_net_without_transformer_and_with_an_out_of_service_line():
+    import pandapower as pp
+
+    from sims.dso_grid import DsoGrid
+    from tests.flex.conftest import tiny_feeder
+
+    f = tiny_feeder()
+    net = f.net
+    # supply the LV bus directly at 1.0 p.u. and switch off line A (H1 islanded)
+    net.trafo.in_service = False
+    pp.create_ext_grid(net, 1, vm_pu=1.0)
+    net.ext_grid.loc[0, "in_service"] = False
+    net.line.loc[0, "in_service"] = False
+    grid = DsoGrid(net, f.homes)
+    assert grid.points["transformer"].tolist() == [1, 2]  # the energised homes
+    assert grid.points["feeder-1"].tolist() == [1] and grid.points["feeder-2"].tolist() == [2]
+    # H3: 60 kW over 0.5 km of 4x50 from 1.0 p.u.: drop ~ 0.321 * 60e3 / 0.16e6 = 12 %,
+    # under-voltage; 63 kVA / (sqrt(3) 0.35 kV) ~ 104 A < 142 A: no overload. H1 is islanded
+    # (NaN voltage), which is not a violation of the band.
+    kw = np.array([[5.0, 5.0, 60.0]])
+    val = validate_home_kw(grid, kw)
+    assert {(v.kind, v.congestion_point) for v in val.violations} == {
+        ("undervoltage", "feeder-2")}
