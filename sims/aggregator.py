@@ -86,6 +86,8 @@ class Aggregator:
                  max_offers_per_request: int | None = None, min_energy_kwh: float = 0.05,
                  band_penalty_eur_per_kwh: float = 5.0):
         self.aggregator_id = aggregator_id
+        if not inputs:
+            raise ValueError(f"{aggregator_id}: the portfolio is empty")
         self.inputs: dict[str, CemsInput] = {i.home.home_id: i for i in inputs}
         if len(self.inputs) != len(inputs):
             raise ValueError(f"{aggregator_id}: duplicate home ids in the portfolio")

@@ -292,6 +292,8 @@ def clear_local_market(
     """
     if len(inputs) != len(plans):
         raise ValueError(f"{len(inputs)} inputs but {len(plans)} plans")
+    if not inputs:
+        raise ValueError("the portfolio is empty")
     ids = [inp.home.home_id for inp in inputs]
     if len(set(ids)) != len(ids):
         raise ValueError("home ids in a portfolio must be unique")

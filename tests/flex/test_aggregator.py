@@ -126,3 +126,5 @@ def test_duplicate_homes_rejected(homes):
     inputs, plans = homes
     with pytest.raises(ValueError):
         Aggregator("A", [inputs[0], inputs[0]], [plans[0], plans[0]])
+    with pytest.raises(ValueError, match="empty"):
+        Aggregator("A", [], [])
