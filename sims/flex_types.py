@@ -33,6 +33,8 @@ __all__ = [
     "TrafficLight",
     "TRANSFORMER",
     "feeder_point",
+    "from_dict",
+    "to_dict",
 ]
 
 TRANSFORMER = "transformer"
@@ -263,3 +265,61 @@ class FlexOrder:
     def cost_eur(self) -> float:
         """Remuneration owed to the aggregator [EUR]."""
         return self.offer.cost_eur
+
+
+# ------------------------------------------------------------------ JSON-friendly forms
+def _floats(a) -> list[float]:
+    return [float(x) for x in np.asarray(a, dtype=float).ravel()]
+
+
+def to_dict(msg: Prognosis | FlexRequest | FlexOffer | FlexOrder) -> dict:
+    """A message as plain JSON-friendly data (lists, str, float), with its ``type``.
+
+    For simulators in other processes (mosaik ``cmd:``/``connect:``), whose messages travel
+    as JSON. ``inf`` values stay floats (JSON writers emit ``Infinity``); :func:`from_dict`
+    reverses it.
+    """
+    if isinstance(msg, Prognosis):
+        return {"type": "Prognosis", "aggregator_id": msg.aggregator_id, "step_h": msg.step_h,
+                "home_kw": {h: _floats(v) for h, v in msg.home_kw.items()},
+                "point_kw": {p: _floats(v) for p, v in msg.point_kw.items()}}
+    if isinstance(msg, FlexRequest):
+        return {"type": "FlexRequest", "request_id": msg.request_id,
+                "congestion_point": msg.congestion_point, "direction": msg.direction.value,
+                "steps": list(msg.steps), "min_kw": _floats(msg.min_kw),
+                "max_kw": _floats(msg.max_kw),
+                "price_cap_eur_per_kwh": float(msg.price_cap_eur_per_kwh),
+                "reason": msg.reason, "guard_steps": list(msg.guard_steps)}
+    if isinstance(msg, FlexOffer):
+        return {"type": "FlexOffer", "offer_id": msg.offer_id, "request_id": msg.request_id,
+                "aggregator_id": msg.aggregator_id, "home_id": msg.home_id,
+                "direction": msg.direction.value, "steps": list(msg.steps),
+                "power_kw": _floats(msg.power_kw), "delta_kw": _floats(msg.delta_kw),
+                "price_eur_per_kwh": float(msg.price_eur_per_kwh), "step_h": msg.step_h}
+    if isinstance(msg, FlexOrder):
+        return {"type": "FlexOrder", "order_id": msg.order_id, "offer": to_dict(msg.offer),
+                "round": msg.round}
+    raise TypeError(f"not a flexibility message: {type(msg).__name__}")
+
+
+def from_dict(data: Mapping) -> Prognosis | FlexRequest | FlexOffer | FlexOrder:
+    """The message :func:`to_dict` made (raises ``ValueError`` for an unknown ``type``)."""
+    d = dict(data)
+    kind = d.pop("type", None)
+    if kind == "Prognosis":
+        return Prognosis(d["aggregator_id"], float(d["step_h"]), d["home_kw"],
+                         d.get("point_kw", {}))
+    if kind == "FlexRequest":
+        d["direction"] = Direction(d["direction"])
+        d["steps"], d["guard_steps"] = tuple(d["steps"]), tuple(d.get("guard_steps", ()))
+        return FlexRequest(**d)
+    if kind == "FlexOffer":
+        d["direction"] = Direction(d["direction"])
+        d["steps"] = tuple(d["steps"])
+        return FlexOffer(**d)
+    if kind == "FlexOrder":
+        offer = from_dict(d["offer"])
+        if not isinstance(offer, FlexOffer):
+            raise ValueError(f"order {d.get('order_id')!r}: its offer is a {type(offer).__name__}")
+        return FlexOrder(d["order_id"], offer, int(d["round"]))
+    raise ValueError(f"unknown message type {kind!r}")

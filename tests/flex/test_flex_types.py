@@ -38,3 +38,23 @@ def test_request_shapes_checked():
 
 def test_direction_sign():
     assert Direction.UP.sign == 1.0 and Direction.DOWN.sign == -1.0
+
+
+def test_messages_survive_a_json_round_trip():
+    import json
+
+    from sims.flex_types import from_dict, to_dict
+
+    p = Prognosis("A", 0.25, {"H1": [1.0, -2.0]}, {"transformer": [1.0, -2.0]})
+    r = FlexRequest("R", "feeder-2", Direction.DOWN, (1,), [3.0], [np.inf], 0.5, "line",
+                    guard_steps=(0, 1))
+    o = FlexOffer("R/H1", "R", "A", "H1", Direction.UP, (1,), [2.0], [0.0, 2.0], 0.1, 0.25)
+    for msg in (p, r, o, FlexOrder.of(o, 3)):
+        back = from_dict(json.loads(json.dumps(to_dict(msg))))
+        assert type(back) is type(msg)
+        assert json.dumps(to_dict(back)) == json.dumps(to_dict(msg))
+    assert r.guard_steps == (0,)  # a requested step is never also a guard step
+    with pytest.raises(ValueError):
+        from_dict({"type": "Nope"})
+    with pytest.raises(TypeError):
+        to_dict("nope")  # type: ignore[arg-type]
