@@ -128,8 +128,13 @@ class Aggregator:
         """Step length [h]."""
         return next(iter(self.inputs.values())).step_h if self.inputs else 0.25
 
-    def _band(self, home: str) -> Band | None:
-        b = self.bands.get(home)
+    def band(self, home_id: str) -> Band | None:
+        """The home's standing band (market and DSO orders so far), or None.
+
+        A home that re-plans during operation (rolling re-plan) must re-plan under this band
+        and :attr:`signals` ``[home_id]``, or it undoes what it was ordered to do.
+        """
+        b = self.bands.get(home_id)
         return None if b is None else Band(b[0], b[1], self.band_penalty)
 
     # ---------------------------------------------------------------- market
@@ -226,7 +231,7 @@ class Aggregator:
             if energy < self.min_energy_kwh:
                 continue
             cost = (home_cost_eur(plan, self.inputs[h], band, sig)
-                    - home_cost_eur(cur, self.inputs[h], self._band(h), sig))
+                    - home_cost_eur(cur, self.inputs[h], self.band(h), sig))
             price = max(cost, 0.0) / energy + self.margin_eur_per_kwh
             if price > request.price_cap_eur_per_kwh:
                 continue
