@@ -128,3 +128,19 @@ def test_duplicate_homes_rejected(homes):
         Aggregator("A", [inputs[0], inputs[0]], [plans[0], plans[0]])
     with pytest.raises(ValueError, match="empty"):
         Aggregator("A", [], [])
+
+
+def test_clear_market_adopts_the_market_plans():
+    inputs = random_homes(6, seed=5)  # a portfolio where two homes re-plan into the surplus
+    plans = [plan_day(i) for i in inputs]
+    agg = Aggregator("A", inputs, plans)
+    res = agg.clear_market()
+    assert res.replanned
+    for h in res.replanned:
+        assert agg.plans[h] is res.plans[h]
+        assert agg.band(h) is not None and agg.signals[h] is not None
+    prog = agg.prognosis()
+    assert prog.point_kw["transformer"] == pytest.approx(
+        np.sum([res.plans[h].net_kw for h in agg.portfolio], axis=0))
+    for h in set(agg.portfolio) - set(res.replanned):
+        assert agg.band(h) is None and agg.plans[h] is plans[agg.portfolio.index(h)]
