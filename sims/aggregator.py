@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from sims.cems import Band, CemsInput, Plan
 from sims.flex_types import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis
@@ -47,6 +48,7 @@ from sims.local_market import (
     Replanner,
     clear_local_market,
     home_cost_eur,
+    local_settlement,
     sequential_replanner,
 )
 
@@ -108,6 +110,7 @@ class Aggregator:
         self.bands: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.signals: dict[str, np.ndarray | None] = {h: None for h in self.inputs}
         self.market: LocalMarketResult | None = None
+        self.alpha = 0.5
         self.orders: list[FlexOrder] = []
         self._offer_cache: dict[str, tuple[Band, Plan]] = {}
         self._n = n
@@ -146,6 +149,7 @@ class Aggregator:
         of accepted re-plans become the homes' standing constraints.
         """
         kwargs.setdefault("replan", self.replan)
+        self.alpha = float(kwargs.get("alpha", self.alpha))
         ids = self.portfolio
         res = clear_local_market([self.inputs[h] for h in ids], [self.plans[h] for h in ids],
                                  **kwargs)
@@ -291,3 +295,39 @@ class Aggregator:
         self.plans.update(out)
         self.orders.extend(mine)
         return out
+
+    # ---------------------------------------------------------------- settle
+    def payments(self) -> pd.DataFrame:
+        """Money per home for the day, on the current plans (settle phase).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by home id: ``bill_eur`` (tariff bill of the plan), ``market_settlement_eur``
+            (local exchange on the current plans, <= 0; :func:`sims.local_market.local_settlement`
+            with the market's ``alpha``), ``flex_payment_eur`` (what the home receives for its
+            orders: ordered energy times the offer price less the aggregator's margin),
+            ``net_cost_eur`` (bill + settlement - flex payment). The aggregator's margin over
+            all orders is in ``attrs["aggregator_margin_eur"]``. Orders are paid as ordered;
+            delivery is measured in operation.
+        """
+        ids = self.portfolio
+        n = self._n
+        net = np.array([self.plans[h].net_kw for h in ids]).reshape(len(ids), n)
+        prices = [self.inputs[h].tariff.prices(n) for h in ids]
+        imp = np.array([p[0] for p in prices]).reshape(len(ids), n)
+        exp = np.array([p[1] for p in prices]).reshape(len(ids), n)
+        settle = local_settlement(net, imp, exp, self.step_h, self.alpha).settlement_eur
+        pay = dict.fromkeys(ids, 0.0)
+        margin = 0.0
+        for o in self.orders:
+            m = self.margin_eur_per_kwh * o.offer.energy_kwh
+            pay[o.home_id] += o.cost_eur - m
+            margin += m
+        bill = np.array([self.plans[h].bill_eur for h in ids])
+        flex = np.array([pay[h] for h in ids])
+        df = pd.DataFrame({"bill_eur": bill, "market_settlement_eur": settle,
+                           "flex_payment_eur": flex, "net_cost_eur": bill + settle - flex},
+                          index=pd.Index(ids, name="home_id"))
+        df.attrs["aggregator_margin_eur"] = margin
+        return df

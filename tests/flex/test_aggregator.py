@@ -144,3 +144,20 @@ def test_clear_market_adopts_the_market_plans():
         np.sum([res.plans[h].net_kw for h in agg.portfolio], axis=0))
     for h in set(agg.portfolio) - set(res.replanned):
         assert agg.band(h) is None and agg.plans[h] is plans[agg.portfolio.index(h)]
+
+
+def test_payments_split_order_money_between_home_and_aggregator(homes):
+    inputs, plans = homes
+    agg = Aggregator("A", inputs, plans, POINTS, margin_eur_per_kwh=0.02)
+    o = agg.offers(evening_request(plans))[0]
+    agg.dispatch([FlexOrder.of(o)])
+    pay = agg.payments()
+    assert list(pay.index) == list(agg.portfolio)
+    # the home gets energy * (price - margin); the aggregator keeps energy * margin
+    assert pay.loc[o.home_id, "flex_payment_eur"] == pytest.approx(
+        o.energy_kwh * (o.price_eur_per_kwh - 0.02))
+    assert pay.attrs["aggregator_margin_eur"] == pytest.approx(o.energy_kwh * 0.02)
+    assert (pay.drop(o.home_id).flex_payment_eur == 0).all()
+    assert (pay.market_settlement_eur <= 1e-12).all()
+    assert pay.net_cost_eur.to_numpy() == pytest.approx(
+        (pay.bill_eur + pay.market_settlement_eur - pay.flex_payment_eur).to_numpy())
