@@ -12,6 +12,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from testbed.errors import TestbedError
 from testbed.scenario import CONTROL_LEVELS, DEFAULT_SCENARIO, load_scenario
 
@@ -29,6 +31,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--control", choices=CONTROL_LEVELS,
                      help="control level (overrides the scenario)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp = sub.add_parser("compare", help="run a scenario at several control levels and "
+                         "compare their KPIs side by side")
+    cmp.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO,
+                     help="scenario TOML file (default: the shipped scenarios/default.toml)")
+    cmp.add_argument("--levels", default="none,cems",
+                     help="comma-separated control levels (default: none,cems)")
+    cmp.add_argument("--days", type=int, help="number of days (overrides the scenario)")
+    cmp.add_argument("--start", type=str, help="first day YYYY-MM-DD (overrides the scenario)")
+    cmp.add_argument("--out", type=Path, help="folder holding one run folder per level "
+                     "(default: runs/<name>-compare-<timestamp>)")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -40,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {}
         if args.days is not None:
             overrides["days"] = args.days
-        if args.control is not None:
+        if getattr(args, "control", None) is not None:
             overrides["control"] = args.control
         if args.start is not None:
             try:
@@ -50,7 +63,23 @@ def main(argv: list[str] | None = None) -> int:
                                  f"(got {args.start!r})") from None
         if overrides:
             scenario = scenario.with_overrides(**overrides)
-        from testbed.run import kpi_table, run_scenario, scenario_feeder
+        from testbed.run import compare_levels, kpi_table, run_scenario, scenario_feeder
+
+        if args.command == "compare":
+            levels = [x.strip() for x in args.levels.split(",") if x.strip()]
+            for level in levels:  # validate every level before running any
+                scenario.with_overrides(control=level)
+            scenario_feeder(scenario)
+            out = args.out or Path("runs") / (f"{scenario.name}-compare-"
+                                              f"{dt.datetime.now():%Y%m%d-%H%M%S}")
+            print(f"cosim: {scenario.name}: levels {', '.join(levels)} -> {out}",
+                  file=sys.stderr)
+            table = compare_levels(scenario, levels, out, progress=not args.quiet)
+            with pd.option_context("display.float_format", "{:,.4f}".format,
+                                   "display.width", 120):
+                print(table.to_string())
+            print(f"\ncomparison: {out / 'comparison.csv'}")
+            return 0
 
         feeder = scenario_feeder(scenario)
         out = args.out or Path("runs") / (f"{scenario.name}-{scenario.control}-"

@@ -12,9 +12,11 @@ import mosaik_api_v3
 import numpy as np
 import pandas as pd
 
+from sims.fleet import OUTPUTS
 from testbed.results import ResultsWriter
 
-HOME_ATTRS = ["p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw", "battery_kw", "soc"]
+HOME_ATTRS = list(OUTPUTS)
+FLAGS = ("controlled", "fallback")
 META = {
     "api_version": "3.0",
     "type": "time-based",
@@ -62,6 +64,8 @@ class CollectorSim(mosaik_api_v3.Simulator):
             {"time": ts, "home_id": home_ids,
              **{a: np.array([homes[a].get(h, np.nan) for h in home_ids], dtype=float)
                 for a in HOME_ATTRS}})
+        for flag in FLAGS:
+            frames["homes"][flag] = frames["homes"][flag] > 0.5
         (vm,) = by_source("vm_pu").values()
         (loading,) = by_source("line_loading_percent").values()
         (losses,) = by_source("losses_mw").values()

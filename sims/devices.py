@@ -93,6 +93,12 @@ class HomeSpec:
         Devices, ``None`` where the home has none.
     cems
         Whether the home runs a CEMS (used from the CEMS control level on).
+    category
+        Prosumer category (``"flexible"``, ``"moderate"``, ``"comfort_first"``): how far the
+        CEMS may shift its appliances and EV (see :data:`sims.cems.CATEGORIES`).
+    smart_appliances
+        Whether the home has deferrable appliances (washing machine, dishwasher, tumble
+        dryer) whose cycles are drawn per day.
     power_factor
         Power factor of the base load (lagging) [-].
     max_import_kw, max_export_kw
@@ -108,6 +114,8 @@ class HomeSpec:
     ev: ElectricVehicle | None = None
     heat_pump: HeatPump | None = None
     cems: bool = False
+    category: str = "moderate"
+    smart_appliances: bool = False
     power_factor: float = 0.95
     max_import_kw: float = 23.0
     max_export_kw: float = 23.0

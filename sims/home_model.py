@@ -4,8 +4,8 @@ The battery rule (no CEMS): charge from PV surplus, discharge to cover demand, w
 and state-of-charge limits; it never charges from or discharges to the grid. Losses: the
 round-trip efficiency is split evenly, ``sqrt(eta)`` on charging and on discharging.
 
-Reactive power: base load and heat pump at the home's power factor (lagging), PV, EV charger
-and battery at unity power factor.
+Reactive power: base load and heat pump at the home's power factor (lagging), PV, EV charger,
+appliance cycles and battery at unity power factor.
 """
 
 from __future__ import annotations
@@ -59,15 +59,18 @@ class HomeModel:
         self.soc = spec.battery.soc_init if spec.battery else 0.0
         self.tan_phi = math.tan(math.acos(spec.power_factor))
 
-    def step(self, base_kw: float, pv_kw: float, ev_kw: float, hp_kw: float) -> HomeStep:
+    def step(self, base_kw: float, pv_kw: float, ev_kw: float, hp_kw: float,
+             appliance_kw: float = 0.0) -> HomeStep:
         """Advance one step with the given device powers; return the home's powers.
 
         Parameters
         ----------
         base_kw, pv_kw, ev_kw, hp_kw
             Base load, PV generation (>= 0), EV charging and heat-pump demand [kW].
+        appliance_kw
+            Deferrable appliance cycles running now [kW] (unity power factor).
         """
-        demand = base_kw + ev_kw + hp_kw
+        demand = base_kw + ev_kw + hp_kw + appliance_kw
         balance = demand - pv_kw  # > 0 needs import
         battery_kw = 0.0
         bat = self.spec.battery

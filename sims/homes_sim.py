@@ -1,72 +1,83 @@
-"""Mosaik adapter: the homes, one entity per home, each a :class:`sims.home_model.HomeModel`.
+"""Mosaik adapter: the homes, one entity per home, over :class:`sims.fleet.HomeFleet`.
 
-Model ``Home`` (eid = home id). Inputs [kW]: ``base_kw``, ``pv_kw``, ``ev_kw``, ``hp_kw``.
-Outputs: ``p_kw``, ``q_kvar`` (net, load convention), the device powers, ``battery_kw``
-(> 0 charging) and ``soc`` [-].
+Model ``Home`` (eid = home id). Inputs [kW]: ``base_kw``, ``pv_kw``, ``ev_kw``, ``hp_kw`` (the
+actual uncontrolled values from the profiles simulator). Outputs: ``p_kw``, ``q_kvar`` (net,
+load convention), the device powers (``appliance_kw`` for deferrable cycles), ``battery_kw``
+(> 0 charging), ``soc`` [-], ``controlled`` (1 when the home's CEMS runs it) and ``fallback``
+(1 when its CEMS fell back to the uncontrolled schedule).
+
+At control level ``cems`` and above the CEMS homes plan each day at its first step; their
+plans' status is written to ``cems_plans.parquet`` in the run folder after every day.
 """
 
 from __future__ import annotations
 
-import mosaik_api_v3
+from pathlib import Path
 
-from sims.home_model import HomeModel
-from sims.population import draw_homes
+import mosaik_api_v3
+import numpy as np
+
+from sims.fleet import OUTPUTS, HomeFleet
+from sims.population import draw_homes, home_series
 from testbed.scenario import parse_scenario
 
-OUTPUTS = ["p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw", "battery_kw", "soc"]
+INPUTS = ("base_kw", "pv_kw", "ev_kw", "hp_kw")
 META = {
     "api_version": "3.0",
     "type": "time-based",
     "models": {
-        "Home": {
-            "public": True,
-            "params": [],
-            "attrs": sorted(set(OUTPUTS)),
-        },
+        "Home": {"public": True, "params": [], "attrs": sorted(set(OUTPUTS) | set(INPUTS))},
     },
 }
 
 
 class HomesSim(mosaik_api_v3.Simulator):
-    """Steps every home's model with the profile values it receives."""
+    """Steps every home with the profile values it receives."""
 
     def __init__(self):
         super().__init__(META)
-        self.models: dict[str, HomeModel] = {}
-        self.last: dict[str, object] = {}
+        self.created: list[str] = []
+        self.last: dict[str, np.ndarray] = {}
 
     def init(self, sid, time_resolution=1.0, *, scenario_toml: str, home_ids: list[str],
-             buses: list[int]):
+             buses: list[int], out_dir: str | None = None):
         scenario = parse_scenario(scenario_toml, source="<scenario as run>")
         self.step_s = scenario.step_s
-        self.specs = {h.home_id: h for h in draw_homes(scenario, list(home_ids), buses)}
         self.order = list(home_ids)
+        self.index = {h: j for j, h in enumerate(self.order)}
+        specs = draw_homes(scenario, self.order, buses)
+        self.fleet = HomeFleet(scenario, specs, home_series(scenario, specs))
+        self.out_dir = Path(out_dir) if out_dir else None
         return self.meta
 
     def create(self, num, model, **params):
-        start = len(self.models)
+        start = len(self.created)
         new = self.order[start:start + num]
         if len(new) < num:
             raise ValueError(f"HomesSim: {start + num} Home entities requested, "
                              f"only {len(self.order)} homes")
-        for eid in new:
-            self.models[eid] = HomeModel(self.specs[eid], self.step_s)
+        self.created += new
         return [{"eid": eid, "type": model} for eid in new]
 
     def step(self, time, inputs, max_advance):
-        for eid, model in self.models.items():
+        values = {a: np.zeros(len(self.order)) for a in INPUTS}
+        for eid in self.created:
             got = inputs.get(eid, {})
-
-            def value(attr, got=got, eid=eid):
-                vals = got.get(attr)
+            for a in INPUTS:
+                vals = got.get(a)
                 if not vals:
-                    raise ValueError(f"HomesSim: home {eid}: no input {attr!r} at t={time} s")
-                return float(sum(vals.values()))
-
-            self.last[eid] = model.step(value("base_kw"), value("pv_kw"), value("ev_kw"),
-                                        value("hp_kw"))
+                    raise ValueError(f"HomesSim: home {eid}: no input {a!r} at t={time} s")
+                values[a][self.index[eid]] = sum(vals.values())
+        k = time // self.step_s
+        n_plans = len(self.fleet.plan_log)
+        self.last = self.fleet.step(k, **values)
+        if self.out_dir is not None and len(self.fleet.plan_log) > n_plans:
+            self.fleet.plan_table().to_parquet(self.out_dir / "cems_plans.parquet", index=False)
         return time + self.step_s
 
     def get_data(self, outputs):
-        return {eid: {a: getattr(self.last[eid], a) for a in attrs}
+        return {eid: {a: float(self.last[a][self.index[eid]]) for a in attrs}
                 for eid, attrs in outputs.items()}
+
+    def finalize(self):
+        self.fleet.close()

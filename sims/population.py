@@ -67,6 +67,7 @@ def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> lis
     has_ev = pick(pen["ev"], everyone)
     has_hp = pick(pen["heat_pump"], everyone)
     has_cems = pick(pen["cems"], everyone)
+    has_smart = pick(pen["smart_appliances"], everyone)  # drawn last: earlier picks unchanged
 
     mean, sd = scenario.annual_kwh_mean, scenario.annual_kwh_sd
     sigma2 = np.log(1.0 + (sd / mean) ** 2)
@@ -91,6 +92,9 @@ def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> lis
         ev_day_offset = 7 * int(rng.integers(-3, 4))
         ev_step_offset = int(rng.integers(-2, 3))
         hp_step_offset = int(rng.integers(-4, 5))
+        # Drawn after the variables above, so adding them kept the earlier draws unchanged.
+        names = list(scenario.category_shares)
+        category = names[int(rng.choice(len(names), p=list(scenario.category_shares.values())))]
         specs.append(HomeSpec(
             home_id=hid,
             bus=int(bus),
@@ -103,6 +107,8 @@ def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> lis
             ev=ElectricVehicle(charger_kw=charger, profile=ev_profile) if i in has_ev else None,
             heat_pump=HeatPump(rated_kw=hp_kw, profile=hp_profile) if i in has_hp else None,
             cems=i in has_cems,
+            category=category,
+            smart_appliances=i in has_smart,
             power_factor=scenario.power_factor,
             extra={"pv_factor": pv_factor, "base_day_offset": base_day_offset,
                    "base_step_offset": base_step_offset, "ev_day_offset": ev_day_offset,
@@ -186,3 +192,68 @@ def home_series(scenario: Scenario, homes: list[HomeSpec]) -> HomeSeries:
         if h.heat_pump:
             hp[:, j] = cached(h.heat_pump.profile, 0, x["hp_step_offset"]) * h.heat_pump.rated_kw
     return HomeSeries(base_kw=base, pv_kw=pv, ev_kw=ev, hp_kw=hp)
+
+
+# Daily use of the deferrable appliances of a home with smart appliances: probability that the
+# appliance runs on a given day, and the window its uncontrolled (preferred) start falls in
+# [h of the local day]. Typical UK usage: washing machine ~5 cycles a week, dishwasher ~4,
+# tumble dryer ~3; starts mostly in the morning or the evening.
+APPLIANCE_USE = {
+    "washing_machine": (0.7, (7.0, 21.0)),
+    "dishwasher": (0.6, (17.0, 22.0)),
+    "tumble_dryer": (0.4, (9.0, 21.0)),
+}
+
+
+def day_appliances(scenario: Scenario, home_index: int, day: int, steps_per_day: int
+                   ) -> list[tuple[str, int]]:
+    """The appliance cycles a home with smart appliances runs on a day, with preferred starts.
+
+    Drawn from ``SeedSequence(seed, spawn_key=(2, home_index, day))``: independent of every
+    other draw and of the order in which homes and days are asked for.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (seed).
+    home_index
+        Position of the home in the feeder's home order.
+    day
+        Day of the run (0-based).
+    steps_per_day
+        Steps in a day.
+
+    Returns
+    -------
+    list of (name, preferred start step)
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(scenario.seed,
+                                                       spawn_key=(2, home_index, day)))
+    out = []
+    step_h = 24.0 / steps_per_day
+    for name, (p_day, (h0, h1)) in APPLIANCE_USE.items():
+        runs = rng.random() < p_day
+        start = int(rng.integers(int(h0 / step_h), int(h1 / step_h)))
+        if runs:
+            out.append((name, start))
+    return out
+
+
+def forecast_series(scenario: Scenario, actual: HomeSeries, day: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Day-ahead forecasts of base load and PV for one day, ``[steps_per_day, n_homes]`` [kW].
+
+    The forecast is the actual value times ``max(0, 1 + error)``: the base-load error is
+    drawn per home and step with standard deviation ``forecast.base_error``; the PV error is
+    drawn per step and shared by all homes (one weather forecast for the feeder) with standard
+    deviation ``forecast.pv_error``. EV sessions and heat-pump energy are taken as known a day
+    ahead (plug-in plans and the weather-driven heat demand). Draws come from
+    ``SeedSequence(seed, spawn_key=(3, day))``.
+    """
+    n = scenario.steps_per_day
+    rows = slice(day * n, (day + 1) * n)
+    base, pv = actual.base_kw[rows], actual.pv_kw[rows]
+    rng = np.random.default_rng(np.random.SeedSequence(scenario.seed, spawn_key=(3, day)))
+    base_err = rng.standard_normal(base.shape) * scenario.base_forecast_error
+    pv_err = rng.standard_normal((n, 1)) * scenario.pv_forecast_error
+    return base * np.maximum(0.0, 1.0 + base_err), pv * np.maximum(0.0, 1.0 + pv_err)

@@ -18,7 +18,10 @@ Grid
 Homes (``import = max(p, 0)``, ``export = max(-p, 0)`` at the connection)
     ``bill_eur``  sum of import * ToU price - export * export price, plus the standing charge.
     ``self_consumption``  (PV - export) / PV: share of the PV energy used behind the meter.
-    ``self_sufficiency``  (PV - export) / demand, demand = base + EV + heat pump.
+    ``self_sufficiency``  (PV - export) / demand, demand = base + EV + heat pump + appliances.
+    ``controlled``, ``fallback_days``  whether a CEMS ran the home, and on how many days its
+    plan fell back to the uncontrolled schedule (``homes.cems_homes`` and
+    ``homes.cems_fallback_home_days`` for the community).
     ``peak_import_kw``  per home its own highest import; for the community (``homes.``) the
     highest import of the sum of all homes.
     ``homes.peak_to_average``  community peak import / mean community power.
@@ -110,11 +113,15 @@ def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float
         Length of the run [days], for the standing charge.
     """
     dt_h = step_s / 3600.0
-    h = homes[["time", "home_id", "p_kw", "pv_kw", "base_kw", "ev_kw", "hp_kw"]].copy()
+    cols = ["time", "home_id", "p_kw", "pv_kw", "base_kw", "ev_kw", "hp_kw"]
+    extra = [c for c in ("appliance_kw", "controlled", "fallback") if c in homes]
+    h = homes[cols + extra].copy()
+    if "appliance_kw" not in h:
+        h["appliance_kw"] = 0.0
     h["import_kwh"] = h.p_kw.clip(lower=0.0) * dt_h
     h["export_kwh"] = (-h.p_kw).clip(lower=0.0) * dt_h
     h["pv_kwh"] = h.pv_kw * dt_h
-    h["demand_kwh"] = (h.base_kw + h.ev_kw + h.hp_kw) * dt_h
+    h["demand_kwh"] = (h.base_kw + h.ev_kw + h.hp_kw + h.appliance_kw) * dt_h
     h["cost_eur"] = (h.import_kwh * import_prices(h.time, tariff)
                      - h.export_kwh * tariff.export_eur_per_kwh)
     g = h.groupby("home_id", sort=True)
@@ -127,6 +134,9 @@ def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float
         out["self_sufficiency"] = np.where(out.demand_kwh > 0,
                                            out.self_consumed_kwh / out.demand_kwh, np.nan)
     out["peak_import_kw"] = g.p_kw.max().clip(lower=0.0)
+    steps_per_day = 86400 / step_s
+    out["controlled"] = g.controlled.any() if "controlled" in h else False
+    out["fallback_days"] = (g.fallback.sum() / steps_per_day if "fallback" in h else 0.0)
     return out.reset_index()
 
 
@@ -148,4 +158,6 @@ def community_kpis(homes: pd.DataFrame, per_home: pd.DataFrame) -> dict[str, flo
         "homes.self_sufficiency": float(used / demand) if demand > 0 else float("nan"),
         "homes.peak_import_kw": peak,
         "homes.peak_to_average": peak / mean if mean > 0 else float("nan"),
+        "homes.cems_homes": int(per_home.controlled.sum()),
+        "homes.cems_fallback_home_days": float(per_home.fallback_days.sum()),
     }

@@ -18,6 +18,7 @@ import pandas as pd
 
 from grids.feeder import Feeder, element_ids
 from grids.loaders import load_feeder
+from sims.fleet import OUTPUTS as HOME_OUTPUTS
 from testbed import kpis as kpi
 from testbed.results import read_run, write_json
 from testbed.scenario import Scenario, parse_scenario, scenario_as_run_text
@@ -60,7 +61,8 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
     base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
     world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False)
     profiles = world.start("Profiles", scenario_toml=text, home_ids=home_ids, buses=buses)
-    homes_sim = world.start("Homes", scenario_toml=text, home_ids=home_ids, buses=buses)
+    homes_sim = world.start("Homes", scenario_toml=text, home_ids=home_ids, buses=buses,
+                            out_dir=str(out_dir))
     grid_sim = world.start("Grid", scenario_toml=text, base_dir=base_dir)
     collector_sim = world.start(
         "Collector", out_dir=str(out_dir),
@@ -79,8 +81,7 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
     for src, home, load in zip(prof, homes, loads, strict=True):
         world.connect(src, home, "base_kw", "pv_kw", "ev_kw", "hp_kw")
         world.connect(home, load, "p_kw", "q_kvar")
-        world.connect(home, collector, "p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw",
-                      "battery_kw", "soc")
+        world.connect(home, collector, *HOME_OUTPUTS)
     world.connect(grid, collector, "vm_pu", "line_loading_percent", "losses_mw", "converged")
     for t in trafos:
         world.connect(t, collector, "p_mw", "q_mvar", "loading_percent")
@@ -175,3 +176,36 @@ def kpi_table(kpis: dict[str, float]) -> str:
             txt = json.dumps(v)
         rows.append(f"{k:<{width}}  {txt:>14}")
     return "\n".join(rows)
+
+
+def compare_levels(scenario: Scenario, levels: list[str], out_dir: str | Path, *,
+                   progress: bool = True) -> pd.DataFrame:
+    """Run a scenario at several control levels and put their KPIs side by side.
+
+    Each level runs into ``out_dir/<level>/`` (a complete run folder of the results
+    contract); the table is written to ``out_dir/comparison.csv``.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario; its ``control`` field is replaced by each level.
+    levels
+        Control levels, e.g. ``["none", "cems"]``.
+    out_dir
+        Folder of the comparison (created; must not hold these levels yet).
+
+    Returns
+    -------
+    DataFrame
+        One row per KPI, one column per level, plus ``wall_s`` per level.
+    """
+    out_dir = Path(out_dir)
+    columns = {}
+    for level in levels:
+        result = run_scenario(scenario.with_overrides(control=level), out_dir / level,
+                              progress=progress)
+        columns[level] = {**result.kpis, "wall_s": result.wall_s}
+    table = pd.DataFrame(columns)
+    table.index.name = "kpi"
+    table.to_csv(out_dir / "comparison.csv")
+    return table

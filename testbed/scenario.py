@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from testbed.errors import ScenarioError
 
 CONTROL_LEVELS = ("none", "cems", "market", "dso")
-IMPLEMENTED_CONTROL_LEVELS = ("none",)
+IMPLEMENTED_CONTROL_LEVELS = ("none", "cems")
+CATEGORY_NAMES = ("flexible", "moderate", "comfort_first")
 VOLTAGE_BANDS = {"uk": (0.94, 1.10), "en50160": (0.90, 1.10)}
 BASE_PROFILES = ("H0-A", "H0-B", "H0-C", "H0-G", "H0-L")
 EV_PROFILES = {3.7: ("HLS_A_3.7", "HLS_B_3.7", "HLS_C_3.7"), 11.0: ("HLS_A_11.0", "HLS_B_11.0")}
@@ -90,6 +91,11 @@ class Scenario:
     ev_charger_kw: tuple[float, ...]
     heat_pump_kw: tuple[float, float]
     tariff: Tariff
+    category_shares: dict[str, float]
+    base_forecast_error: float
+    pv_forecast_error: float
+    replan_every_steps: int
+    cems_workers: int
     source: Path | None = None
     text: str = field(default="", repr=False)
 
@@ -259,6 +265,15 @@ def _check_overrides(s: Scenario) -> list[str]:
     elif s.control not in IMPLEMENTED_CONTROL_LEVELS:
         problems.append(f"{where}: control: level {s.control!r} is not implemented yet; "
                         f"available: {', '.join(IMPLEMENTED_CONTROL_LEVELS)}")
+    if s.control in ("cems", "market", "dso"):
+        if s.step_s != 900:
+            problems.append(f"{where}: step_s: control {s.control!r} needs 900 s steps (the CEMS "
+                            f"appliance cycles are at 15 min) (got {s.step_s})")
+        cheapest = min(p.import_eur_per_kwh for p in s.tariff.periods)
+        if s.tariff.export_eur_per_kwh >= cheapest:
+            problems.append(f"{where}: tariff.export_eur_per_kwh: must be below every import "
+                            f"price ({cheapest}) for control {s.control!r} "
+                            f"(got {s.tariff.export_eur_per_kwh})")
     return problems
 
 
@@ -337,8 +352,21 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     annual_sd = r.number("homes.annual_kwh_sd", 900.0, lo=0.0)
     pf = r.number("homes.power_factor", 0.95, lo=0.5, hi=1.0)
 
+    shares_raw = r.get("homes.categories", {"flexible": 0.3, "moderate": 0.5,
+                                            "comfort_first": 0.2})
+    category_shares = None
+    if (not isinstance(shares_raw, dict) or set(shares_raw) - set(CATEGORY_NAMES)
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+                       for v in shares_raw.values())):
+        r.bad("homes.categories", f"must be a table of shares >= 0 for "
+              f"{', '.join(CATEGORY_NAMES)}", shares_raw)
+    elif abs(sum(shares_raw.values()) - 1.0) > 1e-9:
+        r.bad("homes.categories", "shares must sum to 1", shares_raw)
+    else:
+        category_shares = {c: float(shares_raw.get(c, 0.0)) for c in CATEGORY_NAMES}
+
     penetration = {}
-    for dev in ("pv", "battery", "ev", "heat_pump", "cems"):
+    for dev in ("pv", "battery", "ev", "heat_pump", "cems", "smart_appliances"):
         v = r.number(f"penetration.{dev}", 0.0, lo=0.0, hi=1.0)
         penetration[dev] = float(v) if v is not None else 0.0
     if penetration["battery"] > penetration["pv"]:
@@ -357,8 +385,13 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         chargers = None
     hp_kw = r.range_pair("devices.heat_pump_kw", [2.0, 4.0])
     tariff = _read_tariff(r)
+    base_err = r.number("forecast.base_error", 0.0, lo=0.0, hi=1.0)
+    pv_err = r.number("forecast.pv_error", 0.0, lo=0.0, hi=1.0)
+    replan = r.number("cems.replan_every_steps", 0, integer=True, lo=0)
+    workers = r.number("cems.workers", 2, integer=True, lo=1, hi=64)
 
-    known_tables = {"grid", "limits", "homes", "penetration", "devices", "tariff"}
+    known_tables = {"grid", "limits", "homes", "penetration", "devices", "tariff", "forecast",
+                    "cems"}
     known_top = {"name", "seed", "start", "days", "step_s", "timezone", "control"}
     for key in data:
         if key not in known_tables | known_top:
@@ -369,7 +402,7 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
             continue
         for key in data[table]:
             full = f"{table}.{key}"
-            if full not in r.seen and not (table == "tariff" and key == "periods"):
+            if full not in r.seen and full not in ("tariff.periods", "homes.categories"):
                 r.bad(full, "unknown field", data[table][key])
 
     if r.problems:
@@ -382,7 +415,9 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         annual_kwh_sd=float(annual_sd), power_factor=float(pf), penetration=penetration,
         pv_kwp=pv_kwp, battery_kwh=battery_kwh, battery_kw=float(battery_kw),
         battery_efficiency=float(battery_eff), ev_charger_kw=tuple(float(c) for c in chargers),
-        heat_pump_kw=hp_kw, tariff=tariff,
+        heat_pump_kw=hp_kw, tariff=tariff, category_shares=category_shares,
+        base_forecast_error=float(base_err), pv_forecast_error=float(pv_err),
+        replan_every_steps=int(replan), cems_workers=int(workers),
         source=Path(source) if source is not None else None, text=text,
     )
     problems = _check_overrides(scenario)

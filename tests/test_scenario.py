@@ -45,7 +45,12 @@ CASES = [
     ('control = "none"', 'control = "max"',
      "control: must be one of none, cems, market, dso (got 'max')"),
     ('control = "none"', 'control = "dso"',
-     "control: level 'dso' is not implemented yet; available: none"),
+     "control: level 'dso' is not implemented yet; available: none, cems"),
+    ("categories = { flexible = 0.3, moderate = 0.5, comfort_first = 0.2 }",
+     "categories = { flexible = 0.3, moderate = 0.5, comfort_first = 0.3 }",
+     "homes.categories: shares must sum to 1 (got {'flexible': 0.3, 'moderate': 0.5, "
+     "'comfort_first': 0.3})"),
+    ("base_error = 0.1", "base_error = -0.1", "forecast.base_error: must be >= 0.0 (got -0.1)"),
     ("n_homes = 184", "n_homes = 0", "grid.n_homes: must be >= 1 (got 0)"),
     ("n_feeders = 5", "n_feeders = 500", "grid.n_feeders: must not exceed grid.n_homes (184) "
      "(got 500)"),
@@ -125,3 +130,18 @@ def test_overrides_are_validated_and_written_into_the_text_as_run():
     assert (again.days, again.start, again.control) == (3, dt.date(2016, 7, 1), "none")
     assert "days = 3  # as run (overridden on the command line)" in scenario_as_run_text(t)
     assert scenario_as_run_text(s).splitlines() == TEXT.splitlines()
+
+
+def test_cems_needs_quarter_hours_and_export_below_import(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(TEXT.replace('control = "none"', 'control = "cems"').replace(
+        "step_s = 900", "step_s = 1800").replace("export_eur_per_kwh = 0.06",
+                                                 "export_eur_per_kwh = 0.2"))
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert err.value.problems == [
+        f"{path}: step_s: control 'cems' needs 900 s steps (the CEMS appliance cycles are at "
+        "15 min) (got 1800)",
+        f"{path}: tariff.export_eur_per_kwh: must be below every import price (0.12) for "
+        "control 'cems' (got 0.2)",
+    ]
