@@ -91,6 +91,7 @@ class HomeFleet:
         self.appliance_kw = np.zeros((self.spd, self.n))
         self.day_plans: DayPlans | None = None
         self.plan_log: list[dict] = []
+        self.adopted: dict[int, set[int]] = {}
         self._pool: CemsPool | None = None
 
     # ------------------------------------------------------------------ planning
@@ -162,6 +163,75 @@ class HomeFleet:
             })
         return self.day_plans
 
+    def adopt_plans(self, day: int, plans: dict[int, Plan]) -> None:
+        """Replace CEMS homes' plans of a day by plans ordered by their aggregator.
+
+        Called between :meth:`plan` and the day's first :meth:`step` (the market and the DSO
+        negotiation re-plan homes); each home's operator restarts on its new plan.
+
+        Parameters
+        ----------
+        day
+            The day planned (must be the day of :attr:`day_plans`).
+        plans
+            New plan per home position (feeder order); other homes keep theirs.
+
+        Raises
+        ------
+        ValueError
+            The day was not planned, or a home has no CEMS plan that day.
+        """
+        dp = self.day_plans
+        if dp is None or dp.day != day:
+            raise ValueError(f"adopt_plans: day {day} has not been planned")
+        unknown = sorted(set(plans) - set(dp.plans))
+        if unknown:
+            raise ValueError(f"adopt_plans: homes without a CEMS plan on day {day}: {unknown}")
+        replan = self.scenario.replan_every_steps or None
+        for i, p in plans.items():
+            dp.plans[i] = p
+            self.operators[i] = Operator(dp.inputs[i], p, replan_every_steps=replan)
+        self.adopted.setdefault(day, set()).update(plans)
+
+    def forecast_uncontrolled_kw(self, day: int, homes: list[int]) -> dict[int, np.ndarray]:
+        """Day-ahead forecast of homes that run uncontrolled: net power per step [kW].
+
+        Each home's uncontrolled model (a copy, battery from its current state of charge) is
+        run over the day with the forecast base load and PV (:func:`forecast_series`), the
+        EV and heat-pump profiles of the day and its appliance cycles at their preferred time.
+
+        Parameters
+        ----------
+        day
+            Day of the run (0-based).
+        homes
+            Home positions (feeder order).
+        """
+        import copy
+
+        rows = slice(day * self.spd, (day + 1) * self.spd)
+        base_fc, pv_fc = forecast_series(self.scenario, self.series, day)
+        out = {}
+        for i in homes:
+            m = copy.deepcopy(self.uncontrolled[i])
+            app = np.zeros(self.spd)
+            for name, start in self._appliances_of_day(i, day):
+                cycle = APPLIANCE_CYCLES[name]
+                s = min(start, self.spd - len(cycle))
+                app[s:s + len(cycle)] += cycle
+            ev = self.series.ev_kw[rows, i]
+            hp = self.series.hp_kw[rows, i]
+            out[i] = np.array([m.step(base_fc[t, i], pv_fc[t, i], ev[t], hp[t], app[t]).p_kw
+                               for t in range(self.spd)])
+        return out
+
+    def replanner(self):
+        """A re-planner for aggregators (:data:`sims.local_market.Replanner`): the fleet's
+        worker pool when it has one, else in this process."""
+        from sims.local_market import pool_replanner, sequential_replanner
+
+        return pool_replanner(self._pool) if self._pool is not None else sequential_replanner
+
     def close(self) -> None:
         """Stop the worker pool, if one was started."""
         if self._pool is not None:
@@ -193,8 +263,8 @@ class HomeFleet:
                     cycle = APPLIANCE_CYCLES[name]
                     s = min(start, self.spd - len(cycle))
                     self.appliance_kw[s:s + len(cycle), i] += cycle
-            if self.cems_homes:
-                self.plan(day)
+            if self.cems_homes and (self.day_plans is None or self.day_plans.day != day):
+                self.plan(day)  # not planned yet by an aggregator (control level cems)
         out = {name: np.zeros(self.n) for name in OUTPUTS}
         out["base_kw"][:] = base_kw
         out["pv_kw"][:] = pv_kw

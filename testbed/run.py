@@ -28,7 +28,30 @@ SIM_CONFIG = {
     "Homes": {"python": "sims.homes_sim:HomesSim"},
     "Grid": {"python": "sims.grid_sim:GridSim"},
     "Collector": {"python": "sims.collector_sim:CollectorSim"},
+    "Aggregator": {"python": "sims.aggregator_sim:AggregatorSim"},
+    "Dso": {"python": "sims.dso_sim:DsoSim"},
 }
+FLEX_LEVELS = ("market", "dso")
+
+
+def loop_iteration_limit(scenario: Scenario) -> int:
+    """Mosaik's same-time loop limit for the day-ahead negotiation.
+
+    A negotiation round is two iterations (requests, orders); the first prognoses and the final
+    ``done`` are two more, and two spare: ``2 * flex.max_rounds + 4``.
+    """
+    return 2 * scenario.flex_max_rounds + 4
+
+
+def portfolios(home_ids: list[str], n_aggregators: int) -> list[list[str]]:
+    """Split the feeder's homes (feeder order) into contiguous parts, one per aggregator."""
+    k, m = divmod(len(home_ids), n_aggregators)
+    out, i = [], 0
+    for a in range(n_aggregators):
+        n = k + (1 if a < m else 0)
+        out.append(list(home_ids[i:i + n]))
+        i += n
+    return out
 
 
 @dataclass
@@ -54,15 +77,25 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
 
     Profiles -> Homes -> Grid (Load entities); Homes, Grid and Transformer entities ->
     Collector. All simulators are time-based with the scenario's step.
+
+    At control levels ``market`` and ``dso``: the aggregators (one entity each, a part of the
+    feeder's homes, :func:`portfolios`) and the DSO's negotiation role in one
+    ``world.group()`` (aggregator -> DSO, DSO -> aggregator weak: the day-ahead same-time
+    loop, :mod:`sims.aggregator_sim`), each aggregator -> its homes (``day_ready``, so the
+    homes operate after the day-ahead stage), and the DSO's monitor (a second DSO instance)
+    fed by the Grid, Transformer and home entities. At ``market`` the DSO only validates.
     """
     text = scenario_as_run_text(scenario)
     home_ids = feeder.homes.index.tolist()
     buses = [int(b) for b in feeder.homes.bus]
     base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
-    world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False)
+    flex = scenario.control in FLEX_LEVELS
+    world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False,
+                         max_loop_iterations=loop_iteration_limit(scenario))
+    board: dict | None = {} if flex else None  # in-process hand-over of the homes' fleet
     profiles = world.start("Profiles", scenario_toml=text, home_ids=home_ids, buses=buses)
     homes_sim = world.start("Homes", scenario_toml=text, home_ids=home_ids, buses=buses,
-                            out_dir=str(out_dir))
+                            out_dir=str(out_dir), board=board)
     grid_sim = world.start("Grid", scenario_toml=text, base_dir=base_dir)
     collector_sim = world.start(
         "Collector", out_dir=str(out_dir),
@@ -85,7 +118,43 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
     world.connect(grid, collector, "vm_pu", "line_loading_percent", "losses_mw", "converged")
     for t in trafos:
         world.connect(t, collector, "p_mw", "q_mvar", "loading_percent")
+    if flex:
+        _connect_flex(world, scenario, feeder, out_dir, board, homes, grid, trafos)
     return world
+
+
+def _connect_flex(world: mosaik.World, scenario: Scenario, feeder: Feeder, out_dir: Path,
+                  board: dict, homes: list, grid, trafos: list) -> None:
+    """Start and connect the aggregators and the DSO (see :func:`build_world`)."""
+    from sims.dso_grid import DsoGrid
+
+    text = scenario_as_run_text(scenario)
+    base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
+    start = pd.Timestamp(scenario.start).isoformat()
+    cps = DsoGrid(feeder.net, feeder.homes).congestion_points_of_homes()
+    negotiate = scenario.control == "dso"
+    with world.group():
+        agg_sim = world.start("Aggregator", scenario_toml=text, board=board,
+                              congestion_points={h: list(p) for h, p in cps.items()},
+                              with_dso=True, out_dir=str(out_dir))
+        dso_sim = world.start("Dso", scenario_toml=text, base_dir=base_dir, board=board,
+                              negotiate=negotiate, out_dir=str(out_dir), start=start)
+    dso = dso_sim.Dso.create(1)[0]
+    by_id = {h.eid: h for h in homes}
+    for part in portfolios(feeder.homes.index.tolist(), scenario.flex_aggregators):
+        agg = agg_sim.Aggregator.create(1, home_ids=part)[0]
+        world.connect(agg, dso, ("to_dso", "from_agg"))
+        world.connect(dso, agg, ("to_agg", "from_dso"), weak=True)
+        for h in part:
+            world.connect(agg, by_id[h], "day_ready")
+    mon_sim = world.start("Dso", scenario_toml=text, base_dir=base_dir, out_dir=str(out_dir),
+                          start=start)
+    mon = mon_sim.DsoMonitor.create(1)[0]
+    world.connect(grid, mon, "vm_pu", "line_loading_percent", "converged")
+    for t in trafos:
+        world.connect(t, mon, ("loading_percent", "trafo_loading_percent"))
+    for h in homes:
+        world.connect(h, mon, "p_kw")
 
 
 def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
