@@ -1,4 +1,4 @@
-"""Mosaik adapter: the aggregators (UC2), one entity per aggregator, over :class:`sims.aggregator.Aggregator`.
+"""Mosaik adapter: the aggregators (UC2), one entity each, over :class:`sims.aggregator.Aggregator`.
 
 Model ``Aggregator`` (eid ``AGR1``, ``AGR2``...; parameter ``home_ids``: the part of the
 feeder's homes it serves, its portfolio being the homes among them that have a CEMS).

@@ -17,7 +17,9 @@ One DSO, two roles, each a model of this simulator:
     Written to the run folder after each day: ``flex_dayahead.parquet`` (one row per step,
     :meth:`~sims.negotiation.NegotiationResult.table`), ``flex_orders.parquet`` (one row per
     order and step, with the home's pre-order prognosis to measure delivery) and
-    ``flex_days.parquet`` (status, rounds, loop iterations per day).
+    ``flex_days.parquet`` (status, rounds, loop iterations per day) and
+    ``flex_prognosis.parquet`` (every home's power validated first and last [kW], per day and
+    step: what the load flow checked).
 ``DsoMonitor`` (one entity, eid ``monitor``): operation
     Inputs ``trafo_loading_percent`` (from every ``Transformer`` entity), ``vm_pu``,
     ``line_loading_percent``, ``converged`` (from the ``Grid`` entity) and ``p_kw`` (from
@@ -84,6 +86,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.tables: list[pd.DataFrame] = []
         self.order_rows: list[dict] = []
         self.days: list[dict] = []
+        self.prognoses: list[pd.DataFrame] = []
         self.monitor: OperationMonitor | None = None
 
     def init(self, sid, time_resolution=1.0, *, scenario_toml: str, base_dir: str = ".",
@@ -130,6 +133,13 @@ class DsoSim(mosaik_api_v3.Simulator):
         res = self.session.result()
         status = res.status if self.negotiate else "validated_only"
         tab = res.table().reset_index()
+        off_eur = np.zeros(len(tab))
+        for r in res.rounds:
+            for o in r.offers:
+                tot = float(o.power_kw.sum())
+                if tot > 0:
+                    off_eur[list(o.steps)] += o.cost_eur * o.power_kw / tot
+        tab.insert(tab.columns.get_loc("ordered_kw"), "offered_eur", off_eur)
         tab.insert(0, "time", [self.start + pd.Timedelta(seconds=(day * self.spd + s)
                                                          * self.step_s) for s in tab.step])
         tab.insert(1, "day", day)
@@ -144,6 +154,11 @@ class DsoSim(mosaik_api_v3.Simulator):
                     "direction": o.offer.direction.value, "ordered_kw": float(p),
                     "baseline_kw": float(init_kw[s, c]),
                     "price_eur_per_kwh": float(o.offer.price_eur_per_kwh)})
+        n, m = res.initial.home_kw.shape
+        self.prognoses.append(pd.DataFrame({
+            "day": day, "step": np.repeat(np.arange(n), m),
+            "home_id": np.tile(np.asarray(self.grid.home_ids), n),
+            "initial_kw": res.initial.home_kw.ravel(), "final_kw": res.final.home_kw.ravel()}))
         k = res.kpis(self.step_h)
         self.days.append({
             "day": day, "status": status, "rounds": k["rounds"],
@@ -157,6 +172,8 @@ class DsoSim(mosaik_api_v3.Simulator):
             pd.DataFrame(self.order_rows, columns=list(ORDER_COLUMNS)).to_parquet(
                 self.out_dir / "flex_orders.parquet", index=False)
             pd.DataFrame(self.days).to_parquet(self.out_dir / "flex_days.parquet", index=False)
+            pd.concat(self.prognoses, ignore_index=True).to_parquet(
+                self.out_dir / "flex_prognosis.parquet", index=False)
 
     def _negotiation_step(self, time: int, inputs: dict) -> None:
         day = time // self.step_s // self.spd

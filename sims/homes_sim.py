@@ -36,7 +36,8 @@ META = {
     "api_version": "3.0",
     "type": "time-based",
     "models": {
-        "Home": {"public": True, "params": [], "attrs": sorted(set(OUTPUTS) | set(INPUTS) | set(ORDERING))},
+        "Home": {"public": True, "params": [],
+                 "attrs": sorted(set(OUTPUTS) | set(INPUTS) | set(ORDERING))},
     },
 }
 

@@ -180,6 +180,31 @@ def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
     return {**grid, **kpi.community_kpis(r["homes"], per_home)}, per_home
 
 
+def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
+                       ) -> dict[str, float]:
+    """Write ``flex.parquet`` of a market or dso run and return its ``flex.`` KPIs.
+
+    See :mod:`testbed.flex_kpis` for the table and the KPI definitions.
+    """
+    from testbed.flex_kpis import flex_kpis, flex_table
+
+    read = lambda name: pd.read_parquet(out_dir / f"{name}.parquet")  # noqa: E731
+    step_h = scenario.step_s / 3600.0
+    table = flex_table(read("flex_dayahead"), read("flex_orders"),
+                       read("homes")[["time", "home_id", "p_kw"]], read("dso_operation"),
+                       steps_per_day=scenario.steps_per_day, step_h=step_h)
+    table.to_parquet(out_dir / "flex.parquet", index=False)
+    return flex_kpis(table, read("flex_days"), read("dso_operation"), read("flex_payments"),
+                     step_h=step_h, n_days=scenario.days,
+                     price_cap=scenario.flex_price_cap_eur_per_kwh,
+                     total_bill_eur=total_bill_eur,
+                     loop_iteration_limit=loop_iteration_limit(scenario),
+                     upgrade_cost_eur=scenario.upgrade_cost_eur,
+                     lifetime_years=scenario.upgrade_lifetime_years,
+                     discount_rate=scenario.discount_rate,
+                     years_deferred=scenario.years_deferred)
+
+
 def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = True,
                  feeder: Feeder | None = None) -> RunResult:
     """Run a scenario and write its results folder (see :mod:`testbed.results`).
@@ -224,6 +249,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
         raise
     t_run = time.perf_counter()
     kpis, per_home = compute_kpis(scenario, feeder, out_dir)
+    if scenario.control in FLEX_LEVELS:
+        kpis.update(write_flex_results(scenario, out_dir, kpis["homes.total_bill_eur"]))
     write_json(out_dir / "kpis.json", kpis)
     per_home.to_parquet(out_dir / "home_kpis.parquet", index=False)
     t_end = time.perf_counter()

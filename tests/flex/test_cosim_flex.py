@@ -1,0 +1,147 @@
+"""UC2 and UC3 inside the co-simulation: control levels market and dso on a small feeder.
+
+The feeder is the default scenario shrunk to 16 homes; its 500 kVA transformer never
+congests with 16 homes, so the tests lower the loading limit (``limits.max_loading_percent``)
+to make the evening peak a congestion the DSO must manage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sims.dso_sim import dso_grid_of
+from testbed.errors import ScenarioError
+from testbed.flex_kpis import FLEX_COLUMNS
+from testbed.results import read_run
+from testbed.run import loop_iteration_limit, portfolios, run_scenario
+from testbed.scenario import load_scenario, parse_scenario
+
+from ..conftest import small_scenario_text
+
+
+def _scenario(tmp_path, name: str, *, limit: float, **fields):
+    text = small_scenario_text(n_homes=16)
+    text = text.replace("max_loading_percent = 100.0", f"max_loading_percent = {limit}")
+    for key, value in fields.items():
+        text = text.replace(f"\n{key} = ", f"\n{key} = {value}  # test\n_{key}_was = ", 1)
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("_"))
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return load_scenario(path)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same 16 homes (80 % with a CEMS, perfect forecasts) at market and dso, with a 6 %
+    loading limit."""
+    tmp = tmp_path_factory.mktemp("flex")
+    s = _scenario(tmp, "tight", limit=6.0, cems=0.8, base_error=0.0, pv_error=0.0)
+    out = {}
+    for level in ("market", "dso"):
+        r = run_scenario(s.with_overrides(control=level), tmp / level, progress=False)
+        out[level] = read_run(r.out_dir)
+        out[level]["dir"] = r.out_dir
+    out["scenario"] = s.with_overrides(control="dso")
+    return out
+
+
+@pytest.mark.parametrize("level", ["market", "dso"])
+def test_run_writes_flex_table_and_kpis(runs, level):
+    r = runs[level]
+    flex = r["flex"]
+    assert list(flex.columns) == list(FLEX_COLUMNS)
+    assert len(flex) == 96
+    assert (flex.step.to_numpy() == np.arange(96)).all()
+    k = r["kpis"]
+    assert k["flex.congested_intervals_dayahead"] > 0  # the 6 % limit congests the day
+    assert k["flex.congested_intervals_dayahead"] == int((flex.initial_light == "yellow").sum())
+    assert k["flex.new_congestion_intervals"] == 0
+    assert k["flex.delivered_kwh"] <= k["flex.ordered_kwh"] + 1e-9
+    assert k["flex.loop_iterations_max"] <= k["flex.loop_iteration_limit"]
+    assert set(flex.final_light) <= {"green", "orange"}
+
+
+def test_market_level_requests_nothing(runs):
+    k = runs["market"]["kpis"]
+    assert k["flex.requested_kwh"] == 0.0
+    assert k["flex.ordered_kwh"] == 0.0
+    assert k["flex.rounds_max"] == 0
+    assert k["flex.orange_intervals"] == k["flex.congested_intervals_dayahead"]
+
+
+def test_dso_orders_flexibility_and_homes_deliver_it(runs):
+    k = runs["dso"]["kpis"]
+    assert k["flex.requested_kwh"] > 0
+    assert k["flex.ordered_kwh"] > 0
+    assert k["flex.orange_intervals"] < k["flex.congested_intervals_dayahead"]
+    # perfect forecasts: the homes operate the ordered plans exactly, so what was ordered is
+    # what the meters measure
+    assert k["flex.delivered_kwh"] == pytest.approx(k["flex.ordered_kwh"], rel=1e-6)
+    orders = pd.read_parquet(runs["dso"]["dir"] / "flex_orders.parquet")
+    assert len(orders) > 0 and (orders.price_eur_per_kwh <= 1.0).all()
+
+
+def test_an_order_never_congests_another_interval(runs):
+    """From the run's tables: the day's prognoses before and after the orders, re-checked
+    with the load flow; no interval green before is congested after."""
+    d = runs["dso"]["dir"]
+    prog = pd.read_parquet(d / "flex_prognosis.parquet")
+    grid, _ = dso_grid_of(runs["scenario"], d)
+    cols = list(grid.home_ids)
+    before = prog.pivot(index="step", columns="home_id", values="initial_kw")[cols].to_numpy()
+    after = prog.pivot(index="step", columns="home_id", values="final_kw")[cols].to_numpy()
+    assert np.abs(after - before).sum() > 0  # orders changed the plans
+    v0 = grid.check(grid.run(before), before).violated
+    v1 = grid.check(grid.run(after), after).violated
+    assert v0.any()
+    assert not (v1 & ~v0).any()
+    flex = runs["dso"]["flex"]
+    np.testing.assert_array_equal(v0, (flex.initial_light == "yellow").to_numpy())
+    np.testing.assert_array_equal(v1, (flex.final_light == "orange").to_numpy())
+    assert v1.sum() < v0.sum()
+
+
+def test_unmeetable_request_ends_orange_within_loop_limit(tmp_path):
+    """A 1 % loading limit no offer can meet, one negotiation round: the run completes, the
+    day ends orange (no hang, no crash) and the loop stays within mosaik's limit."""
+    s = _scenario(tmp_path, "hopeless", limit=1.0, cems=0.8, max_rounds=1, aggregators=2)
+    assert loop_iteration_limit(s) == 6
+    r = run_scenario(s.with_overrides(control="dso"), tmp_path / "run", progress=False)
+    k = r.kpis
+    days = pd.read_parquet(r.out_dir / "flex_days.parquet")
+    assert days.status.iloc[0] in ("no_offer_helps", "max_rounds")
+    assert k["flex.congested_intervals_dayahead"] == 96
+    assert k["flex.orange_intervals"] == 96
+    assert k["flex.share_resolved"] == 0.0
+    assert k["flex.rounds_max"] <= 1
+    assert k["flex.loop_iterations_max"] <= k["flex.loop_iteration_limit"] == 6
+    pay = pd.read_parquet(r.out_dir / "flex_payments.parquet")
+    assert set(pay.aggregator_id) == {"AGR1", "AGR2"}
+
+
+def test_portfolios_split_the_feeder():
+    ids = [f"h{i}" for i in range(10)]
+    parts = portfolios(ids, 3)
+    assert [len(p) for p in parts] == [4, 3, 3]
+    assert sum(parts, []) == ids
+
+
+@pytest.mark.parametrize("field,value,msg", [
+    ("aggregators", "0", "flex.aggregators: must be >= 1 (got 0)"),
+    ("aggregators", "500", "flex.aggregators: must not exceed grid.n_homes (184) (got 500)"),
+    ("price_cap_eur_per_kwh", "0.0", "flex.price_cap_eur_per_kwh: must be > 0.0 (got 0.0)"),
+    ("max_rounds", "0", "flex.max_rounds: must be >= 1 (got 0)"),
+    ("upgrade_cost_eur", "-1.0", "flex.upgrade_cost_eur: must be >= 0.0 (got -1.0)"),
+    ("upgrade_lifetime_years", "0.0", "flex.upgrade_lifetime_years: must be > 0.0 (got 0.0)"),
+    ("discount_rate", "2.0", "flex.discount_rate: must be <= 1.0 (got 2.0)"),
+    ("years_deferred", "0", "flex.years_deferred: must be > 0.0 (got 0)"),
+])
+def test_flex_fields_validated(field, value, msg):
+    from testbed.scenario import DEFAULT_SCENARIO
+
+    text = DEFAULT_SCENARIO.read_text().replace(f"\n{field} = ", f"\n{field} = {value} #", 1)
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(text, source="x.toml")
+    assert f"x.toml: {msg}" in str(e.value)
