@@ -7,18 +7,20 @@ to make the evening peak a congestion the DSO must manage.
 
 from __future__ import annotations
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from nbclient import NotebookClient
 
 from sims.dso_sim import dso_grid_of
 from testbed.errors import ScenarioError
 from testbed.flex_kpis import FLEX_COLUMNS
 from testbed.results import read_run
-from testbed.run import loop_iteration_limit, portfolios, run_scenario
+from testbed.run import compare_levels, loop_iteration_limit, portfolios, run_scenario
 from testbed.scenario import load_scenario, parse_scenario
 
-from ..conftest import small_scenario_text
+from ..conftest import ROOT, small_scenario_text
 
 
 def _scenario(tmp_path, name: str, *, limit: float, **fields):
@@ -34,16 +36,15 @@ def _scenario(tmp_path, name: str, *, limit: float, **fields):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same 16 homes (80 % with a CEMS, perfect forecasts) at market and dso, with a 6 %
-    loading limit."""
+    """The same 16 homes (80 % with a CEMS, perfect forecasts) compared at every control
+    level, with a 6 % loading limit."""
     tmp = tmp_path_factory.mktemp("flex")
     s = _scenario(tmp, "tight", limit=6.0, cems=0.8, base_error=0.0, pv_error=0.0)
-    out = {}
+    table = compare_levels(s, ["none", "cems", "market", "dso"], tmp / "cmp", progress=False)
+    out = {"table": table, "dir": tmp / "cmp", "scenario": s.with_overrides(control="dso")}
     for level in ("market", "dso"):
-        r = run_scenario(s.with_overrides(control=level), tmp / level, progress=False)
-        out[level] = read_run(r.out_dir)
-        out[level]["dir"] = r.out_dir
-    out["scenario"] = s.with_overrides(control="dso")
+        out[level] = read_run(tmp / "cmp" / level)
+        out[level]["dir"] = tmp / "cmp" / level
     return out
 
 
@@ -145,3 +146,25 @@ def test_flex_fields_validated(field, value, msg):
     with pytest.raises(ScenarioError) as e:
         parse_scenario(text, source="x.toml")
     assert f"x.toml: {msg}" in str(e.value)
+
+
+def test_comparison_table_has_every_level(runs):
+    t = runs["table"]
+    assert list(t.columns) == ["none", "cems", "market", "dso"]
+    assert np.isnan(t.loc["flex.ordered_kwh", "none"])
+    assert t.loc["flex.ordered_kwh", "dso"] > 0
+    assert t.loc["homes.cems_homes", "none"] == 0 and t.loc["homes.cems_homes", "dso"] > 0
+
+
+def test_congestion_notebook_executes(runs, monkeypatch):
+    monkeypatch.setenv("LVFLEX_COMPARE", str(runs["dir"]))
+    nb = nbformat.read(ROOT / "notebooks" / "02_congestion_management.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 3  # loading, voltage envelope, flexibility
+    text = "".join(o.get("text", "") for o in outputs)
+    assert str(runs["dir"]) in text
+    assert "energy [kWh]" in text
