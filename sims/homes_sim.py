@@ -61,6 +61,7 @@ class HomesSim(mosaik_api_v3.Simulator):
         if board is not None:  # in-process hand-over to the aggregator simulator
             board["fleet"] = self.fleet
         self.out_dir = Path(out_dir) if out_dir else None
+        self.plans_written = 0
         return self.meta
 
     def create(self, num, model, **params):
@@ -82,10 +83,11 @@ class HomesSim(mosaik_api_v3.Simulator):
                     raise ValueError(f"HomesSim: home {eid}: no input {a!r} at t={time} s")
                 values[a][self.index[eid]] = sum(vals.values())
         k = time // self.step_s
-        n_plans = len(self.fleet.plan_log)
         self.last = self.fleet.step(k, **values)
-        if self.out_dir is not None and len(self.fleet.plan_log) > n_plans:
+        # plans may also be made by the aggregator simulator before this step
+        if self.out_dir is not None and len(self.fleet.plan_log) > self.plans_written:
             self.fleet.plan_table().to_parquet(self.out_dir / "cems_plans.parquet", index=False)
+            self.plans_written = len(self.fleet.plan_log)
         return time + self.step_s
 
     def get_data(self, outputs):

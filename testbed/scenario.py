@@ -276,6 +276,11 @@ def _check_overrides(s: Scenario) -> list[str]:
         if s.step_s != 900:
             problems.append(f"{where}: step_s: control {s.control!r} needs 900 s steps (the CEMS "
                             f"appliance cycles are at 15 min) (got {s.step_s})")
+        if s.control in ("market", "dso") and s.replan_every_steps:
+            problems.append(f"{where}: cems.replan_every_steps: must be 0 for control "
+                            f"{s.control!r} (a rolling re-plan ignores the aggregator's bands "
+                            f"and would undo the market and the DSO's orders) "
+                            f"(got {s.replan_every_steps})")
         cheapest = min(p.import_eur_per_kwh for p in s.tariff.periods)
         if s.tariff.export_eur_per_kwh >= cheapest:
             problems.append(f"{where}: tariff.export_eur_per_kwh: must be below every import "

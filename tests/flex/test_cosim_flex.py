@@ -62,6 +62,8 @@ def test_run_writes_flex_table_and_kpis(runs, level):
     assert k["flex.delivered_kwh"] <= k["flex.ordered_kwh"] + 1e-9
     assert k["flex.loop_iterations_max"] <= k["flex.loop_iteration_limit"]
     assert set(flex.final_light) <= {"green", "orange"}
+    plans = pd.read_parquet(runs[level]["dir"] / "cems_plans.parquet")
+    assert len(plans) == r["kpis"]["homes.cems_homes"]  # one plan per CEMS home and day
 
 
 def test_market_level_requests_nothing(runs):
@@ -105,16 +107,20 @@ def test_an_order_never_congests_another_interval(runs):
 
 
 def test_unmeetable_request_ends_orange_within_loop_limit(tmp_path):
-    """A 1 % loading limit no offer can meet, one negotiation round: the run completes, the
-    day ends orange (no hang, no crash) and the loop stays within mosaik's limit."""
-    s = _scenario(tmp_path, "hopeless", limit=1.0, cems=0.8, max_rounds=1, aggregators=2)
+    """A 1 % loading limit no offer can meet, one negotiation round, two days, two
+    aggregators: the run completes, every interval of both days ends orange (no hang, no
+    crash) and the loop stays within mosaik's limit."""
+    s = _scenario(tmp_path, "hopeless", limit=1.0, cems=0.8, max_rounds=1, aggregators=2,
+                  days=2)
     assert loop_iteration_limit(s) == 6
     r = run_scenario(s.with_overrides(control="dso"), tmp_path / "run", progress=False)
     k = r.kpis
     days = pd.read_parquet(r.out_dir / "flex_days.parquet")
-    assert days.status.iloc[0] in ("no_offer_helps", "max_rounds")
-    assert k["flex.congested_intervals_dayahead"] == 96
-    assert k["flex.orange_intervals"] == 96
+    assert days.day.tolist() == [0, 1]
+    assert set(days.status) <= {"no_offer_helps", "max_rounds"}
+    assert len(pd.read_parquet(r.out_dir / "flex.parquet")) == 192
+    assert k["flex.congested_intervals_dayahead"] == 192
+    assert k["flex.orange_intervals"] == 192
     assert k["flex.share_resolved"] == 0.0
     assert k["flex.rounds_max"] <= 1
     assert k["flex.loop_iterations_max"] <= k["flex.loop_iteration_limit"] == 6
@@ -168,3 +174,32 @@ def test_congestion_notebook_executes(runs, monkeypatch):
     text = "".join(o.get("text", "") for o in outputs)
     assert str(runs["dir"]) in text
     assert "energy [kWh]" in text
+
+
+@pytest.mark.parametrize("level", ["market", "dso"])
+def test_rolling_replan_refused_with_aggregators(level):
+    from testbed.scenario import DEFAULT_SCENARIO
+
+    text = DEFAULT_SCENARIO.read_text().replace('control = "none"', f'control = "{level}"', 1)
+    text = text.replace("replan_every_steps = 0", "replan_every_steps = 4", 1)
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(text, source="x.toml")
+    assert (f"x.toml: cems.replan_every_steps: must be 0 for control '{level}' (a rolling "
+            f"re-plan ignores the aggregator's bands and would undo the market and the DSO's "
+            f"orders) (got 4)") in str(e.value)
+    parse_scenario(text.replace(f'control = "{level}"', 'control = "cems"'), source="x.toml")
+
+
+def test_mosaik_enforces_the_loop_limit(tmp_path, monkeypatch):
+    """The limit the runs stay within is real: a negotiation that needs more same-time
+    iterations than allowed stops with mosaik's error (and a failed run folder), not a hang."""
+    import json
+
+    import testbed.run as run_mod
+
+    s = _scenario(tmp_path, "tight", limit=6.0, cems=0.8)
+    monkeypatch.setattr(run_mod, "loop_iteration_limit", lambda scenario: 1)
+    with pytest.raises(Exception, match="sub-step more than 1 times"):
+        run_scenario(s.with_overrides(control="dso"), tmp_path / "run", progress=False)
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    assert meta["status"] == "failed"
