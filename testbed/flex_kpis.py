@@ -58,7 +58,8 @@ KPIs (``dt_h`` = step length [h]; energies = sum of the per-step powers times ``
     ``r``, ``n`` from the scenario (``flex.upgrade_cost_eur``...).
 ``flex.deferral_credible``
     1 if no transformer overload was measured in operation (the flexibility did what the
-    deferral assumes), else 0.
+    deferral assumes), else 0; then nothing is deferred and ``flex.deferral_value_eur`` and
+    ``flex.deferral_net_benefit_eur`` are NaN (``null`` in ``kpis.json``).
 """
 
 from __future__ import annotations
@@ -156,6 +157,8 @@ def flex_kpis(table: pd.DataFrame, days: pd.DataFrame, operation: pd.DataFrame,
     settle = float(payments.market_settlement_eur.sum()) if len(payments) else 0.0
     paid = float(payments.flex_payment_eur.sum()) if len(payments) else 0.0
     trafo_over = int(op_steps.get("transformer", 0))
+    credible = trafo_over == 0
+    nan = float("nan")
     return {
         "flex.requested_kwh": float(table.requested_kw.sum() * step_h),
         "flex.offered_kwh": float(table.offered_kw.sum() * step_h),
@@ -181,9 +184,9 @@ def flex_kpis(table: pd.DataFrame, days: pd.DataFrame, operation: pd.DataFrame,
         "flex.payments_to_homes_eur": paid,
         "flex.net_bill_eur": total_bill_eur + settle - paid,
         "flex.annual_flex_cost_eur": annual,
-        "flex.deferral_value_eur": a.deferral_value_eur,
+        "flex.deferral_value_eur": a.deferral_value_eur if credible else nan,
         "flex.flex_cost_pv_eur": a.flex_cost_pv_eur,
-        "flex.deferral_net_benefit_eur": a.net_benefit_eur,
+        "flex.deferral_net_benefit_eur": a.net_benefit_eur if credible else nan,
         "flex.breakeven_annual_flex_cost_eur": a.breakeven_annual_flex_cost_eur,
-        "flex.deferral_credible": int(trafo_over == 0),
+        "flex.deferral_credible": int(credible),
     }

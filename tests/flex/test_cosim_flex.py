@@ -68,6 +68,10 @@ def test_run_writes_flex_table_and_kpis(runs, level):
 
 def test_market_level_requests_nothing(runs):
     k = runs["market"]["kpis"]
+    # the market leaves the transformer overloaded in operation: nothing is deferred
+    assert k["flex.operation_trafo_overload_intervals"] > 0
+    assert k["flex.deferral_credible"] == 0
+    assert k["flex.deferral_value_eur"] is None and k["flex.deferral_net_benefit_eur"] is None
     assert k["flex.requested_kwh"] == 0.0
     assert k["flex.ordered_kwh"] == 0.0
     assert k["flex.rounds_max"] == 0
