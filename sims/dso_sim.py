@@ -26,12 +26,17 @@ One DSO, two roles, each a model of this simulator:
     every home: the smart-meter readings that tell the direction of an overload). Every step
     the :class:`~sims.dso_operation.OperationMonitor` records the remaining violations;
     written to ``dso_operation.parquet`` (one row per violation) after each day.
+    With ``emergency=True`` (scenario ``flex.emergency_limitation``) a step with a violation
+    triggers :func:`~sims.dso_operation.emergency_limitation` on the measured powers; its caps
+    (output ``dso_caps``, ``{home_id: [min_kw or None, max_kw or None]}``) reach the homes
+    over a time-shifted connection and apply from the *next* step on (the measured step is
+    already past: a reactive limitation that acts on violations lasting more than one
+    step), held for ``HOLD_STEPS`` steps after the last violation (a new violation meanwhile
+    tightens them); one row per action in ``dso_emergency.parquet``.
 
 The two roles must be two *instances* of this simulator (``world.start`` twice): mosaik orders
 simulators, not entities, and the day-ahead role must run before the homes at the first step
-of a day while the monitor runs after the grid at every step. The emergency limitation
-(orange regime, :func:`sims.dso_operation.emergency_limitation`) is not applied in the
-co-simulation yet: the homes' operators have no power cap to receive it (see the README).
+of a day while the monitor runs after the grid at every step.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from grids.feeder import element_ids
 from grids.loaders import load_feeder
 from sims.dso import DsoConfig
 from sims.dso_grid import DsoGrid, GridLimits
-from sims.dso_operation import OperationMonitor
+from sims.dso_operation import OperationMonitor, emergency_limitation
 from sims.flex_types import Prognosis, from_dict, to_dict
 from sims.negotiation import DsoSession
 from testbed.scenario import parse_scenario
@@ -58,7 +63,7 @@ META = {
         "Dso": {"public": True, "params": [], "attrs": ["from_agg", "to_agg"]},
         "DsoMonitor": {"public": True, "params": [],
                        "attrs": ["trafo_loading_percent", "vm_pu", "line_loading_percent",
-                                 "converged", "p_kw"]},
+                                 "converged", "p_kw", "dso_caps"]},
     },
 }
 
@@ -91,7 +96,7 @@ class DsoSim(mosaik_api_v3.Simulator):
 
     def init(self, sid, time_resolution=1.0, *, scenario_toml: str, base_dir: str = ".",
              board: dict | None = None, negotiate: bool = True, out_dir: str | None = None,
-             start: str | None = None):
+             start: str | None = None, emergency: bool = False):
         self.scenario = parse_scenario(scenario_toml, source="<scenario as run>")
         self.step_s = self.scenario.step_s
         self.spd = self.scenario.steps_per_day
@@ -107,6 +112,10 @@ class DsoSim(mosaik_api_v3.Simulator):
         if self.start.tz is None:
             self.start = self.start.tz_localize(self.scenario.timezone)
         self.violations: list[dict] = []
+        self.emergency = bool(emergency)
+        self.actions: list[dict] = []
+        self.caps: dict = {}
+        self.caps_until = 0
         return self.meta
 
     def create(self, num, model, **params):
@@ -217,7 +226,27 @@ class DsoSim(mosaik_api_v3.Simulator):
         (conv,) = by_src("converged").values()
         pk = by_src("p_kw")
         home_kw = np.array([pk.get(h, 0.0) for h in self.grid.home_ids], dtype=float)
-        for v in self.monitor.observe(k, trafo, vm, ll, home_kw=home_kw, converged=bool(conv)):
+        found = self.monitor.observe(k, trafo, vm, ll, home_kw=home_kw, converged=bool(conv))
+        if k >= self.caps_until:
+            self.caps = {}
+        if self.emergency and found and bool(conv):
+            act = emergency_limitation(self.grid, home_kw)
+            fin = lambda x: float(x) if np.isfinite(x) else None  # noqa: E731
+            new = {h: [fin(lo), fin(hi)] for h, (lo, hi) in act.caps.items()}
+            for h, (lo, hi) in self.caps.items():  # tighten the caps still held
+                if h in new:
+                    nlo, nhi = new[h]
+                    new[h] = [lo if nlo is None else nlo if lo is None else max(lo, nlo),
+                              hi if nhi is None else nhi if hi is None else min(hi, nhi)]
+                else:
+                    new[h] = [lo, hi]
+            self.caps = new
+            self.caps_until = k + HOLD_STEPS
+            self.actions.append({
+                "time": self.start + pd.Timedelta(seconds=time), "step": k,
+                "homes": len(act.caps), "limited_kw": act.limited_kw,
+                "cleared_in_check": act.cleared, "iterations": act.iterations})
+        for v in found:
             self.violations.append({
                 "time": self.start + pd.Timedelta(seconds=time), "step": v.step,
                 "kind": v.kind, "element": int(v.element), "value": float(v.value),
@@ -231,6 +260,9 @@ class DsoSim(mosaik_api_v3.Simulator):
         if self.out_dir is not None:
             pd.DataFrame(self.violations, columns=list(VIOLATION_COLUMNS)).to_parquet(
                 self.out_dir / "dso_operation.parquet", index=False)
+            if self.emergency:
+                pd.DataFrame(self.actions, columns=list(ACTION_COLUMNS)).to_parquet(
+                    self.out_dir / "dso_emergency.parquet", index=False)
 
     def step(self, time, inputs, max_advance):
         self.out = None
@@ -243,7 +275,12 @@ class DsoSim(mosaik_api_v3.Simulator):
     def get_data(self, outputs):
         data = {}
         for eid, attrs in outputs.items():
-            data[eid] = {"to_agg": self.out} if ("to_agg" in attrs and self.out) else {}
+            d = {}
+            if "to_agg" in attrs and self.out:
+                d["to_agg"] = self.out
+            if "dso_caps" in attrs:
+                d["dso_caps"] = self.caps
+            data[eid] = d
         return data
 
     def finalize(self):
@@ -255,3 +292,5 @@ ORDER_COLUMNS = ("day", "step", "round", "order_id", "aggregator_id", "home_id",
                  "ordered_kw", "baseline_kw", "price_eur_per_kwh")
 VIOLATION_COLUMNS = ("time", "step", "kind", "element", "value", "limit", "congestion_point",
                      "direction")
+HOLD_STEPS = 4  # steps an emergency cap is held after the violation that set it (1 h at 15 min)
+ACTION_COLUMNS = ("time", "step", "homes", "limited_kw", "cleared_in_check", "iterations")

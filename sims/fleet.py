@@ -48,7 +48,7 @@ from testbed.scenario import Scenario
 
 CONTROLLED_LEVELS = ("cems", "market", "dso")
 OUTPUTS = ("p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw", "appliance_kw",
-           "battery_kw", "soc", "controlled", "fallback")
+           "battery_kw", "soc", "controlled", "fallback", "limited_kw")
 # Below this many CEMS homes a day is planned in-process: a worker pool costs more than it saves.
 POOL_MIN_HOMES = 16
 
@@ -240,7 +240,8 @@ class HomeFleet:
 
     # ------------------------------------------------------------------ operation
     def step(self, k: int, base_kw: np.ndarray, pv_kw: np.ndarray, ev_kw: np.ndarray,
-             hp_kw: np.ndarray) -> dict[str, np.ndarray]:
+             hp_kw: np.ndarray, caps: dict[int, tuple[float, float]] | None = None
+             ) -> dict[str, np.ndarray]:
         """Operate every home for step ``k`` of the run with the actual device values.
 
         Parameters
@@ -249,6 +250,9 @@ class HomeFleet:
             Step of the run (0-based).
         base_kw, pv_kw, ev_kw, hp_kw
             Actual uncontrolled values per home [kW], feeder order.
+        caps
+            The DSO's emergency limitation for this step: home position -> ``(min_kw,
+            max_kw)`` on its net power (see :meth:`limit`).
 
         Returns
         -------
@@ -285,8 +289,44 @@ class HomeFleet:
                 out["pv_kw"][i] = pv_kw[i] - r.curtail_kw
                 out["controlled"][i] = 1.0
                 out["fallback"][i] = float(op.plan.fallback)
+        for i, (lo, hi) in (caps or {}).items():
+            self.limit(out, i, lo, hi)
         out["q_kvar"][:] = (out["base_kw"] + out["hp_kw"]) * self.tan_phi
         return out
+
+    @staticmethod
+    def limit(out: dict[str, np.ndarray], i: int, min_kw: float, max_kw: float) -> None:
+        """Apply an emergency limitation to home ``i``'s step outputs, in place.
+
+        Above ``max_kw`` the EV charging, then the heat pump, is cut; below ``min_kw`` (export)
+        the PV is curtailed. The base load, appliances and battery are not touched, so a cap
+        below them is not reached. Energy cut is not recovered later (load limitation: the
+        EV ends the day with less charge, the house a little colder). ``limited_kw`` records
+        the change of the net power [kW, >= 0].
+
+        Parameters
+        ----------
+        out
+            The step's outputs (:data:`OUTPUTS` arrays).
+        i
+            Home position.
+        min_kw, max_kw
+            Bounds on the net power [kW] (``-inf``/``inf`` where free).
+        """
+        p = out["p_kw"][i]
+        if p > max_kw:
+            cut = p - max_kw
+            for key in ("ev_kw", "hp_kw"):
+                d = min(cut, max(out[key][i], 0.0))
+                out[key][i] -= d
+                cut -= d
+            out["limited_kw"][i] = p - max_kw - cut
+            out["p_kw"][i] = max_kw + cut
+        elif p < min_kw:
+            d = min(min_kw - p, max(out["pv_kw"][i], 0.0))
+            out["pv_kw"][i] -= d
+            out["p_kw"][i] = p + d
+            out["limited_kw"][i] = d
 
     def plan_table(self) -> pd.DataFrame:
         """One row per CEMS home and day: status, fallback flag and reason, planned bill, gap."""

@@ -32,12 +32,15 @@ INPUTS = ("base_kw", "pv_kw", "ev_kw", "hp_kw")
 # From the aggregator simulator (control market and dso): the day whose final plans it has
 # handed to the fleet; only orders the homes after the day-ahead stage (value unused).
 ORDERING = ("day_ready",)
+# From the DSO's monitor (flex.emergency_limitation): caps on the homes' net power for this
+# step, ``{home_id: [min_kw or None, max_kw or None]}`` (None: free).
+LIMITS = ("dso_caps",)
 META = {
     "api_version": "3.0",
     "type": "time-based",
     "models": {
         "Home": {"public": True, "params": [],
-                 "attrs": sorted(set(OUTPUTS) | set(INPUTS) | set(ORDERING))},
+                 "attrs": sorted(set(OUTPUTS) | set(INPUTS) | set(ORDERING) | set(LIMITS))},
     },
 }
 
@@ -83,7 +86,15 @@ class HomesSim(mosaik_api_v3.Simulator):
                     raise ValueError(f"HomesSim: home {eid}: no input {a!r} at t={time} s")
                 values[a][self.index[eid]] = sum(vals.values())
         k = time // self.step_s
-        self.last = self.fleet.step(k, **values)
+        caps = {}
+        for eid in self.created:
+            for got in inputs.get(eid, {}).get("dso_caps", {}).values():
+                cap = (got or {}).get(eid)
+                if cap is not None:
+                    lo, hi = cap
+                    caps[self.index[eid]] = (-np.inf if lo is None else float(lo),
+                                             np.inf if hi is None else float(hi))
+        self.last = self.fleet.step(k, **values, caps=caps)
         # plans may also be made by the aggregator simulator before this step
         if self.out_dir is not None and len(self.fleet.plan_log) > self.plans_written:
             self.fleet.plan_table().to_parquet(self.out_dir / "cems_plans.parquet", index=False)

@@ -56,6 +56,9 @@ KPIs (``dt_h`` = step length [h]; energies = sum of the per-step powers times ``
     :func:`sims.deferral.assess_deferral`: ``V = C (1 - (1+r)^-n) / (1 - (1+r)^-L)``,
     ``PV_F = F (1 - (1+r)^-n) / r``, ``V - PV_F``, ``C r / (1 - (1+r)^-L)``; ``C``, ``L``,
     ``r``, ``n`` from the scenario (``flex.upgrade_cost_eur``...).
+``flex.emergency_actions``, ``flex.limited_kwh``
+    With ``flex.emergency_limitation``: steps at which the DSO sent caps (applied at the next
+    step), and the energy the caps cut from the homes (EV, heat pump, curtailed PV) [kWh].
 ``flex.deferral_credible``
     1 if no transformer overload was measured in operation (the flexibility did what the
     deferral assumes), else 0; then nothing is deferred and ``flex.deferral_value_eur`` and
@@ -139,8 +142,8 @@ def flex_table(dayahead: pd.DataFrame, orders: pd.DataFrame, homes: pd.DataFrame
 def flex_kpis(table: pd.DataFrame, days: pd.DataFrame, operation: pd.DataFrame,
               payments: pd.DataFrame, *, step_h: float, n_days: int, price_cap: float,
               total_bill_eur: float, loop_iteration_limit: int, upgrade_cost_eur: float,
-              lifetime_years: float, discount_rate: float, years_deferred: float
-              ) -> dict[str, float]:
+              lifetime_years: float, discount_rate: float, years_deferred: float,
+              limited_kwh: float = 0.0, emergency_actions: int = 0) -> dict[str, float]:
     """The ``flex.`` KPIs (see the module docstring)."""
     congested = int((table.initial_light != "green").sum())
     orange = int((table.final_light != "green").sum())
@@ -189,4 +192,6 @@ def flex_kpis(table: pd.DataFrame, days: pd.DataFrame, operation: pd.DataFrame,
         "flex.deferral_net_benefit_eur": a.net_benefit_eur if credible else nan,
         "flex.breakeven_annual_flex_cost_eur": a.breakeven_annual_flex_cost_eur,
         "flex.deferral_credible": int(credible),
+        "flex.emergency_actions": int(emergency_actions),
+        "flex.limited_kwh": float(limited_kwh),
     }

@@ -148,13 +148,19 @@ def _connect_flex(world: mosaik.World, scenario: Scenario, feeder: Feeder, out_d
         for h in part:
             world.connect(agg, by_id[h], "day_ready")
     mon_sim = world.start("Dso", scenario_toml=text, base_dir=base_dir, out_dir=str(out_dir),
-                          start=start)
+                          start=start, emergency=scenario.emergency_limitation)
     mon = mon_sim.DsoMonitor.create(1)[0]
     world.connect(grid, mon, "vm_pu", "line_loading_percent", "converged")
     for t in trafos:
         world.connect(t, mon, ("loading_percent", "trafo_loading_percent"))
     for h in homes:
         world.connect(h, mon, "p_kw")
+        # caps of step k apply at step k + 1. Mosaik warns about an event-based output into a
+        # time-based input; harmless here: the monitor steps at every step (the grid feeds it)
+        # and always sends dso_caps (empty when free), so each home step sees a fresh value.
+        if scenario.emergency_limitation:
+            world.connect(mon, h, "dso_caps", time_shifted=True,
+                          initial_data={"dso_caps": {}})
 
 
 def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
@@ -190,8 +196,10 @@ def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
 
     read = lambda name: pd.read_parquet(out_dir / f"{name}.parquet")  # noqa: E731
     step_h = scenario.step_s / 3600.0
+    homes = read("homes")
+    emergency = out_dir / "dso_emergency.parquet"
     table = flex_table(read("flex_dayahead"), read("flex_orders"),
-                       read("homes")[["time", "home_id", "p_kw"]], read("dso_operation"),
+                       homes[["time", "home_id", "p_kw"]], read("dso_operation"),
                        steps_per_day=scenario.steps_per_day, step_h=step_h)
     table.to_parquet(out_dir / "flex.parquet", index=False)
     return flex_kpis(table, read("flex_days"), read("dso_operation"), read("flex_payments"),
@@ -202,7 +210,10 @@ def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
                      upgrade_cost_eur=scenario.upgrade_cost_eur,
                      lifetime_years=scenario.upgrade_lifetime_years,
                      discount_rate=scenario.discount_rate,
-                     years_deferred=scenario.years_deferred)
+                     years_deferred=scenario.years_deferred,
+                     limited_kwh=float(homes.limited_kw.sum() * step_h),
+                     emergency_actions=len(pd.read_parquet(emergency)) if emergency.exists()
+                     else 0)
 
 
 def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = True,

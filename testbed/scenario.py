@@ -103,6 +103,7 @@ class Scenario:
     upgrade_lifetime_years: float = 40.0
     discount_rate: float = 0.035
     years_deferred: float = 5.0
+    emergency_limitation: bool = False
     source: Path | None = None
     text: str = field(default="", repr=False)
 
@@ -410,6 +411,9 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     lifetime = r.number("flex.upgrade_lifetime_years", 40.0, lo=0.0, lo_open=True)
     rate = r.number("flex.discount_rate", 0.035, lo=0.0, hi=1.0)
     deferred = r.number("flex.years_deferred", 5.0, lo=0.0, lo_open=True)
+    emergency = r.get("flex.emergency_limitation", False)
+    if not isinstance(emergency, bool):
+        r.bad("flex.emergency_limitation", "must be true or false", emergency)
 
     known_tables = {"grid", "limits", "homes", "penetration", "devices", "tariff", "forecast",
                     "cems", "flex"}
@@ -442,7 +446,7 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         flex_aggregators=int(n_aggs), flex_price_cap_eur_per_kwh=float(price_cap),
         flex_max_rounds=int(max_rounds), upgrade_cost_eur=float(upgrade_cost),
         upgrade_lifetime_years=float(lifetime), discount_rate=float(rate),
-        years_deferred=float(deferred),
+        years_deferred=float(deferred), emergency_limitation=bool(emergency),
         source=Path(source) if source is not None else None, text=text,
     )
     problems = _check_overrides(scenario)

@@ -132,6 +132,51 @@ def test_unmeetable_request_ends_orange_within_loop_limit(tmp_path):
     assert set(pay.aggregator_id) == {"AGR1", "AGR2"}
 
 
+def test_emergency_limitation_cuts_sustained_violations(runs, tmp_path):
+    """The same market run with the DSO's emergency limitation: caps set at a violated step
+    act from the next step for HOLD_STEPS steps, and fewer intervals stay violated."""
+    from sims.dso_sim import HOLD_STEPS
+
+    s = _scenario(tmp_path, "tight", limit=6.0, cems=0.8, base_error=0.0, pv_error=0.0,
+                  emergency_limitation="true")
+    r = run_scenario(s.with_overrides(control="market"), tmp_path / "run", progress=False)
+    k, k0 = r.kpis, runs["market"]["kpis"]
+    assert k0["flex.emergency_actions"] == 0 and k0["flex.limited_kwh"] == 0.0
+    assert k["flex.emergency_actions"] > 0 and k["flex.limited_kwh"] > 0
+    assert k["flex.operation_violation_intervals"] < k0["flex.operation_violation_intervals"]
+    acts = pd.read_parquet(r.out_dir / "dso_emergency.parquet")
+    homes = read_run(r.out_dir)["homes"]
+    steps = sorted(homes.time.unique())
+    limited = {steps.index(t) for t in homes.time[homes.limited_kw > 0]}
+    held = {s + d for s in acts.step for d in range(1, HOLD_STEPS + 1)}
+    assert limited and limited <= held
+    assert not limited & set(acts.step[~acts.step.isin(list(held))])
+
+
+def test_limit_cuts_ev_then_heat_pump_or_curtails_pv():
+    from sims.fleet import OUTPUTS, HomeFleet
+
+    def out(**kw):
+        o = {name: np.zeros(1) for name in OUTPUTS}
+        for key, v in kw.items():
+            o[key][0] = v
+        return o
+
+    o = out(p_kw=9.0, ev_kw=5.0, hp_kw=3.0, base_kw=1.0)
+    HomeFleet.limit(o, 0, -np.inf, 2.0)
+    assert (o["p_kw"][0], o["ev_kw"][0], o["hp_kw"][0], o["limited_kw"][0]) == (2.0, 0.0, 1.0,
+                                                                                  7.0)
+    o = out(p_kw=9.0, ev_kw=5.0, hp_kw=3.0, base_kw=1.0)
+    HomeFleet.limit(o, 0, -np.inf, 0.5)  # the base load is not cut: the cap is not reached
+    assert (o["p_kw"][0], o["limited_kw"][0]) == (1.0, 8.0)
+    o = out(p_kw=-6.0, pv_kw=7.0, base_kw=1.0)
+    HomeFleet.limit(o, 0, -2.0, np.inf)
+    assert (o["p_kw"][0], o["pv_kw"][0], o["limited_kw"][0]) == (-2.0, 3.0, 4.0)
+    o = out(p_kw=1.0, ev_kw=1.0)
+    HomeFleet.limit(o, 0, -2.0, 2.0)  # within the caps: untouched
+    assert (o["p_kw"][0], o["ev_kw"][0], o["limited_kw"][0]) == (1.0, 1.0, 0.0)
+
+
 def test_portfolios_split_the_feeder():
     ids = [f"h{i}" for i in range(10)]
     parts = portfolios(ids, 3)
