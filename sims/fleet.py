@@ -48,7 +48,7 @@ from testbed.scenario import Scenario
 
 CONTROLLED_LEVELS = ("cems", "market", "dso")
 OUTPUTS = ("p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw", "appliance_kw",
-           "battery_kw", "soc", "controlled", "fallback")
+           "battery_kw", "soc", "controlled", "fallback", "limited_kw")
 # Below this many CEMS homes a day is planned in-process: a worker pool costs more than it saves.
 POOL_MIN_HOMES = 16
 
@@ -91,6 +91,7 @@ class HomeFleet:
         self.appliance_kw = np.zeros((self.spd, self.n))
         self.day_plans: DayPlans | None = None
         self.plan_log: list[dict] = []
+        self.adopted: dict[int, set[int]] = {}
         self._pool: CemsPool | None = None
 
     # ------------------------------------------------------------------ planning
@@ -162,6 +163,75 @@ class HomeFleet:
             })
         return self.day_plans
 
+    def adopt_plans(self, day: int, plans: dict[int, Plan]) -> None:
+        """Replace CEMS homes' plans of a day by plans ordered by their aggregator.
+
+        Called between :meth:`plan` and the day's first :meth:`step` (the market and the DSO
+        negotiation re-plan homes); each home's operator restarts on its new plan.
+
+        Parameters
+        ----------
+        day
+            The day planned (must be the day of :attr:`day_plans`).
+        plans
+            New plan per home position (feeder order); other homes keep theirs.
+
+        Raises
+        ------
+        ValueError
+            The day was not planned, or a home has no CEMS plan that day.
+        """
+        dp = self.day_plans
+        if dp is None or dp.day != day:
+            raise ValueError(f"adopt_plans: day {day} has not been planned")
+        unknown = sorted(set(plans) - set(dp.plans))
+        if unknown:
+            raise ValueError(f"adopt_plans: homes without a CEMS plan on day {day}: {unknown}")
+        replan = self.scenario.replan_every_steps or None
+        for i, p in plans.items():
+            dp.plans[i] = p
+            self.operators[i] = Operator(dp.inputs[i], p, replan_every_steps=replan)
+        self.adopted.setdefault(day, set()).update(plans)
+
+    def forecast_uncontrolled_kw(self, day: int, homes: list[int]) -> dict[int, np.ndarray]:
+        """Day-ahead forecast of homes that run uncontrolled: net power per step [kW].
+
+        Each home's uncontrolled model (a copy, battery from its current state of charge) is
+        run over the day with the forecast base load and PV (:func:`forecast_series`), the
+        EV and heat-pump profiles of the day and its appliance cycles at their preferred time.
+
+        Parameters
+        ----------
+        day
+            Day of the run (0-based).
+        homes
+            Home positions (feeder order).
+        """
+        import copy
+
+        rows = slice(day * self.spd, (day + 1) * self.spd)
+        base_fc, pv_fc = forecast_series(self.scenario, self.series, day)
+        out = {}
+        for i in homes:
+            m = copy.deepcopy(self.uncontrolled[i])
+            app = np.zeros(self.spd)
+            for name, start in self._appliances_of_day(i, day):
+                cycle = APPLIANCE_CYCLES[name]
+                s = min(start, self.spd - len(cycle))
+                app[s:s + len(cycle)] += cycle
+            ev = self.series.ev_kw[rows, i]
+            hp = self.series.hp_kw[rows, i]
+            out[i] = np.array([m.step(base_fc[t, i], pv_fc[t, i], ev[t], hp[t], app[t]).p_kw
+                               for t in range(self.spd)])
+        return out
+
+    def replanner(self):
+        """A re-planner for aggregators (:data:`sims.local_market.Replanner`): the fleet's
+        worker pool when it has one, else in this process."""
+        from sims.local_market import pool_replanner, sequential_replanner
+
+        return pool_replanner(self._pool) if self._pool is not None else sequential_replanner
+
     def close(self) -> None:
         """Stop the worker pool, if one was started."""
         if self._pool is not None:
@@ -170,7 +240,8 @@ class HomeFleet:
 
     # ------------------------------------------------------------------ operation
     def step(self, k: int, base_kw: np.ndarray, pv_kw: np.ndarray, ev_kw: np.ndarray,
-             hp_kw: np.ndarray) -> dict[str, np.ndarray]:
+             hp_kw: np.ndarray, caps: dict[int, tuple[float, float]] | None = None
+             ) -> dict[str, np.ndarray]:
         """Operate every home for step ``k`` of the run with the actual device values.
 
         Parameters
@@ -179,6 +250,9 @@ class HomeFleet:
             Step of the run (0-based).
         base_kw, pv_kw, ev_kw, hp_kw
             Actual uncontrolled values per home [kW], feeder order.
+        caps
+            The DSO's emergency limitation for this step: home position -> ``(min_kw,
+            max_kw)`` on its net power (see :meth:`limit`).
 
         Returns
         -------
@@ -193,8 +267,8 @@ class HomeFleet:
                     cycle = APPLIANCE_CYCLES[name]
                     s = min(start, self.spd - len(cycle))
                     self.appliance_kw[s:s + len(cycle), i] += cycle
-            if self.cems_homes:
-                self.plan(day)
+            if self.cems_homes and (self.day_plans is None or self.day_plans.day != day):
+                self.plan(day)  # not planned yet by an aggregator (control level cems)
         out = {name: np.zeros(self.n) for name in OUTPUTS}
         out["base_kw"][:] = base_kw
         out["pv_kw"][:] = pv_kw
@@ -215,8 +289,44 @@ class HomeFleet:
                 out["pv_kw"][i] = pv_kw[i] - r.curtail_kw
                 out["controlled"][i] = 1.0
                 out["fallback"][i] = float(op.plan.fallback)
+        for i, (lo, hi) in (caps or {}).items():
+            self.limit(out, i, lo, hi)
         out["q_kvar"][:] = (out["base_kw"] + out["hp_kw"]) * self.tan_phi
         return out
+
+    @staticmethod
+    def limit(out: dict[str, np.ndarray], i: int, min_kw: float, max_kw: float) -> None:
+        """Apply an emergency limitation to home ``i``'s step outputs, in place.
+
+        Above ``max_kw`` the EV charging, then the heat pump, is cut; below ``min_kw`` (export)
+        the PV is curtailed. The base load, appliances and battery are not touched, so a cap
+        below them is not reached. Energy cut is not recovered later (load limitation: the
+        EV ends the day with less charge, the house a little colder). ``limited_kw`` records
+        the change of the net power [kW, >= 0].
+
+        Parameters
+        ----------
+        out
+            The step's outputs (:data:`OUTPUTS` arrays).
+        i
+            Home position.
+        min_kw, max_kw
+            Bounds on the net power [kW] (``-inf``/``inf`` where free).
+        """
+        p = out["p_kw"][i]
+        if p > max_kw:
+            cut = p - max_kw
+            for key in ("ev_kw", "hp_kw"):
+                d = min(cut, max(out[key][i], 0.0))
+                out[key][i] -= d
+                cut -= d
+            out["limited_kw"][i] = p - max_kw - cut
+            out["p_kw"][i] = max_kw + cut
+        elif p < min_kw:
+            d = min(min_kw - p, max(out["pv_kw"][i], 0.0))
+            out["pv_kw"][i] -= d
+            out["p_kw"][i] = p + d
+            out["limited_kw"][i] = d
 
     def plan_table(self) -> pd.DataFrame:
         """One row per CEMS home and day: status, fallback flag and reason, planned bill, gap."""

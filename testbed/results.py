@@ -12,6 +12,8 @@ Contract (users' notebooks depend on it; the README documents it):
 ``home_kpis.parquet``  the home KPIs per home_id
 ``home_kpis.parquet``  also carries each home's bus, bus_id and feeder number
 ``network.json``       the network as run (pandapower JSON, with bus geodata for maps)
+``flex.parquet``       control market and dso: flexibility per interval (requested, offered,
+                       ordered, delivered; day-ahead lights), see :mod:`testbed.flex_kpis`
 ``meta.json``          run facts (versions, wall time, status)
 
 While a run goes, and after an interrupted run, each table is a *folder* of part files
@@ -121,7 +123,7 @@ def read_run(run_dir: str | Path) -> dict[str, pd.DataFrame | dict]:
     """
     run_dir = Path(run_dir)
     out: dict[str, pd.DataFrame | dict] = {}
-    for table in (*TABLES, "home_kpis"):
+    for table in (*TABLES, "home_kpis", "flex"):
         path = run_dir / f"{table}.parquet"
         if path.exists():
             out[table] = pd.read_parquet(path)

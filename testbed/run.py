@@ -28,7 +28,30 @@ SIM_CONFIG = {
     "Homes": {"python": "sims.homes_sim:HomesSim"},
     "Grid": {"python": "sims.grid_sim:GridSim"},
     "Collector": {"python": "sims.collector_sim:CollectorSim"},
+    "Aggregator": {"python": "sims.aggregator_sim:AggregatorSim"},
+    "Dso": {"python": "sims.dso_sim:DsoSim"},
 }
+FLEX_LEVELS = ("market", "dso")
+
+
+def loop_iteration_limit(scenario: Scenario) -> int:
+    """Mosaik's same-time loop limit for the day-ahead negotiation.
+
+    A negotiation round is two iterations (requests, orders); the first prognoses and the final
+    ``done`` are two more, and two spare: ``2 * flex.max_rounds + 4``.
+    """
+    return 2 * scenario.flex_max_rounds + 4
+
+
+def portfolios(home_ids: list[str], n_aggregators: int) -> list[list[str]]:
+    """Split the feeder's homes (feeder order) into contiguous parts, one per aggregator."""
+    k, m = divmod(len(home_ids), n_aggregators)
+    out, i = [], 0
+    for a in range(n_aggregators):
+        n = k + (1 if a < m else 0)
+        out.append(list(home_ids[i:i + n]))
+        i += n
+    return out
 
 
 @dataclass
@@ -54,15 +77,25 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
 
     Profiles -> Homes -> Grid (Load entities); Homes, Grid and Transformer entities ->
     Collector. All simulators are time-based with the scenario's step.
+
+    At control levels ``market`` and ``dso``: the aggregators (one entity each, a part of the
+    feeder's homes, :func:`portfolios`) and the DSO's negotiation role in one
+    ``world.group()`` (aggregator -> DSO, DSO -> aggregator weak: the day-ahead same-time
+    loop, :mod:`sims.aggregator_sim`), each aggregator -> its homes (``day_ready``, so the
+    homes operate after the day-ahead stage), and the DSO's monitor (a second DSO instance)
+    fed by the Grid, Transformer and home entities. At ``market`` the DSO only validates.
     """
     text = scenario_as_run_text(scenario)
     home_ids = feeder.homes.index.tolist()
     buses = [int(b) for b in feeder.homes.bus]
     base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
-    world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False)
+    flex = scenario.control in FLEX_LEVELS
+    world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False,
+                         max_loop_iterations=loop_iteration_limit(scenario))
+    board: dict | None = {} if flex else None  # in-process hand-over of the homes' fleet
     profiles = world.start("Profiles", scenario_toml=text, home_ids=home_ids, buses=buses)
     homes_sim = world.start("Homes", scenario_toml=text, home_ids=home_ids, buses=buses,
-                            out_dir=str(out_dir))
+                            out_dir=str(out_dir), board=board)
     grid_sim = world.start("Grid", scenario_toml=text, base_dir=base_dir)
     collector_sim = world.start(
         "Collector", out_dir=str(out_dir),
@@ -85,7 +118,49 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
     world.connect(grid, collector, "vm_pu", "line_loading_percent", "losses_mw", "converged")
     for t in trafos:
         world.connect(t, collector, "p_mw", "q_mvar", "loading_percent")
+    if flex:
+        _connect_flex(world, scenario, feeder, out_dir, board, homes, grid, trafos)
     return world
+
+
+def _connect_flex(world: mosaik.World, scenario: Scenario, feeder: Feeder, out_dir: Path,
+                  board: dict, homes: list, grid, trafos: list) -> None:
+    """Start and connect the aggregators and the DSO (see :func:`build_world`)."""
+    from sims.dso_grid import DsoGrid
+
+    text = scenario_as_run_text(scenario)
+    base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
+    start = pd.Timestamp(scenario.start).isoformat()
+    cps = DsoGrid(feeder.net, feeder.homes).congestion_points_of_homes()
+    negotiate = scenario.control == "dso"
+    with world.group():
+        agg_sim = world.start("Aggregator", scenario_toml=text, board=board,
+                              congestion_points={h: list(p) for h, p in cps.items()},
+                              with_dso=True, out_dir=str(out_dir))
+        dso_sim = world.start("Dso", scenario_toml=text, base_dir=base_dir, board=board,
+                              negotiate=negotiate, out_dir=str(out_dir), start=start)
+    dso = dso_sim.Dso.create(1)[0]
+    by_id = {h.eid: h for h in homes}
+    for part in portfolios(feeder.homes.index.tolist(), scenario.flex_aggregators):
+        agg = agg_sim.Aggregator.create(1, home_ids=part)[0]
+        world.connect(agg, dso, ("to_dso", "from_agg"))
+        world.connect(dso, agg, ("to_agg", "from_dso"), weak=True)
+        for h in part:
+            world.connect(agg, by_id[h], "day_ready")
+    mon_sim = world.start("Dso", scenario_toml=text, base_dir=base_dir, out_dir=str(out_dir),
+                          start=start, emergency=scenario.emergency_limitation)
+    mon = mon_sim.DsoMonitor.create(1)[0]
+    world.connect(grid, mon, "vm_pu", "line_loading_percent", "converged")
+    for t in trafos:
+        world.connect(t, mon, ("loading_percent", "trafo_loading_percent"))
+    for h in homes:
+        world.connect(h, mon, "p_kw")
+        # caps of step k apply at step k + 1. Mosaik warns about an event-based output into a
+        # time-based input; harmless here: the monitor steps at every step (the grid feeds it)
+        # and always sends dso_caps (empty when free), so each home step sees a fresh value.
+        if scenario.emergency_limitation:
+            world.connect(mon, h, "dso_caps", time_shifted=True,
+                          initial_data={"dso_caps": {}})
 
 
 def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
@@ -109,6 +184,36 @@ def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
     homes["bus_id"] = ids.loc[homes.bus].to_numpy()
     per_home = homes.merge(per_home, on="home_id", how="right")
     return {**grid, **kpi.community_kpis(r["homes"], per_home)}, per_home
+
+
+def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
+                       ) -> dict[str, float]:
+    """Write ``flex.parquet`` of a market or dso run and return its ``flex.`` KPIs.
+
+    See :mod:`testbed.flex_kpis` for the table and the KPI definitions.
+    """
+    from testbed.flex_kpis import flex_kpis, flex_table
+
+    read = lambda name: pd.read_parquet(out_dir / f"{name}.parquet")  # noqa: E731
+    step_h = scenario.step_s / 3600.0
+    homes = read("homes")
+    emergency = out_dir / "dso_emergency.parquet"
+    table = flex_table(read("flex_dayahead"), read("flex_orders"),
+                       homes[["time", "home_id", "p_kw"]], read("dso_operation"),
+                       steps_per_day=scenario.steps_per_day, step_h=step_h)
+    table.to_parquet(out_dir / "flex.parquet", index=False)
+    return flex_kpis(table, read("flex_days"), read("dso_operation"), read("flex_payments"),
+                     step_h=step_h, n_days=scenario.days,
+                     price_cap=scenario.flex_price_cap_eur_per_kwh,
+                     total_bill_eur=total_bill_eur,
+                     loop_iteration_limit=loop_iteration_limit(scenario),
+                     upgrade_cost_eur=scenario.upgrade_cost_eur,
+                     lifetime_years=scenario.upgrade_lifetime_years,
+                     discount_rate=scenario.discount_rate,
+                     years_deferred=scenario.years_deferred,
+                     limited_kwh=float(homes.limited_kw.sum() * step_h),
+                     emergency_actions=len(pd.read_parquet(emergency)) if emergency.exists()
+                     else 0)
 
 
 def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = True,
@@ -155,6 +260,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
         raise
     t_run = time.perf_counter()
     kpis, per_home = compute_kpis(scenario, feeder, out_dir)
+    if scenario.control in FLEX_LEVELS:
+        kpis.update(write_flex_results(scenario, out_dir, kpis["homes.total_bill_eur"]))
     write_json(out_dir / "kpis.json", kpis)
     per_home.to_parquet(out_dir / "home_kpis.parquet", index=False)
     t_end = time.perf_counter()

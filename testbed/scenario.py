@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from testbed.errors import ScenarioError
 
 CONTROL_LEVELS = ("none", "cems", "market", "dso")
-IMPLEMENTED_CONTROL_LEVELS = ("none", "cems")
+IMPLEMENTED_CONTROL_LEVELS = ("none", "cems", "market", "dso")
 CATEGORY_NAMES = ("flexible", "moderate", "comfort_first")
 VOLTAGE_BANDS = {"uk": (0.94, 1.10), "en50160": (0.90, 1.10)}
 BASE_PROFILES = ("H0-A", "H0-B", "H0-C", "H0-G", "H0-L")
@@ -96,6 +96,14 @@ class Scenario:
     pv_forecast_error: float
     replan_every_steps: int
     cems_workers: int
+    flex_aggregators: int = 1
+    flex_price_cap_eur_per_kwh: float = 1.0
+    flex_max_rounds: int = 5
+    upgrade_cost_eur: float = 60000.0
+    upgrade_lifetime_years: float = 40.0
+    discount_rate: float = 0.035
+    years_deferred: float = 5.0
+    emergency_limitation: bool = False
     source: Path | None = None
     text: str = field(default="", repr=False)
 
@@ -269,6 +277,11 @@ def _check_overrides(s: Scenario) -> list[str]:
         if s.step_s != 900:
             problems.append(f"{where}: step_s: control {s.control!r} needs 900 s steps (the CEMS "
                             f"appliance cycles are at 15 min) (got {s.step_s})")
+        if s.control in ("market", "dso") and s.replan_every_steps:
+            problems.append(f"{where}: cems.replan_every_steps: must be 0 for control "
+                            f"{s.control!r} (a rolling re-plan ignores the aggregator's bands "
+                            f"and would undo the market and the DSO's orders) "
+                            f"(got {s.replan_every_steps})")
         cheapest = min(p.import_eur_per_kwh for p in s.tariff.periods)
         if s.tariff.export_eur_per_kwh >= cheapest:
             problems.append(f"{where}: tariff.export_eur_per_kwh: must be below every import "
@@ -389,9 +402,21 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     pv_err = r.number("forecast.pv_error", 0.0, lo=0.0, hi=1.0)
     replan = r.number("cems.replan_every_steps", 0, integer=True, lo=0)
     workers = r.number("cems.workers", 2, integer=True, lo=1, hi=64)
+    n_aggs = r.number("flex.aggregators", 1, integer=True, lo=1)
+    if n_aggs is not None and n_homes is not None and n_aggs > n_homes:
+        r.bad("flex.aggregators", f"must not exceed grid.n_homes ({n_homes})", n_aggs)
+    price_cap = r.number("flex.price_cap_eur_per_kwh", 1.0, lo=0.0, lo_open=True)
+    max_rounds = r.number("flex.max_rounds", 5, integer=True, lo=1, hi=50)
+    upgrade_cost = r.number("flex.upgrade_cost_eur", 60000.0, lo=0.0)
+    lifetime = r.number("flex.upgrade_lifetime_years", 40.0, lo=0.0, lo_open=True)
+    rate = r.number("flex.discount_rate", 0.035, lo=0.0, hi=1.0)
+    deferred = r.number("flex.years_deferred", 5.0, lo=0.0, lo_open=True)
+    emergency = r.get("flex.emergency_limitation", False)
+    if not isinstance(emergency, bool):
+        r.bad("flex.emergency_limitation", "must be true or false", emergency)
 
     known_tables = {"grid", "limits", "homes", "penetration", "devices", "tariff", "forecast",
-                    "cems"}
+                    "cems", "flex"}
     known_top = {"name", "seed", "start", "days", "step_s", "timezone", "control"}
     for key in data:
         if key not in known_tables | known_top:
@@ -418,6 +443,10 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         heat_pump_kw=hp_kw, tariff=tariff, category_shares=category_shares,
         base_forecast_error=float(base_err), pv_forecast_error=float(pv_err),
         replan_every_steps=int(replan), cems_workers=int(workers),
+        flex_aggregators=int(n_aggs), flex_price_cap_eur_per_kwh=float(price_cap),
+        flex_max_rounds=int(max_rounds), upgrade_cost_eur=float(upgrade_cost),
+        upgrade_lifetime_years=float(lifetime), discount_rate=float(rate),
+        years_deferred=float(deferred), emergency_limitation=bool(emergency),
         source=Path(source) if source is not None else None, text=text,
     )
     problems = _check_overrides(scenario)

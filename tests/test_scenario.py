@@ -44,8 +44,7 @@ CASES = [
      "timezone: unknown time zone (got 'Mars/Olympus')"),
     ('control = "none"', 'control = "max"',
      "control: must be one of none, cems, market, dso (got 'max')"),
-    ('control = "none"', 'control = "dso"',
-     "control: level 'dso' is not implemented yet; available: none, cems"),
+    ("aggregators = 1", "aggregators = 0", "flex.aggregators: must be >= 1 (got 0)"),
     ("categories = { flexible = 0.3, moderate = 0.5, comfort_first = 0.2 }",
      "categories = { flexible = 0.3, moderate = 0.5, comfort_first = 0.3 }",
      "homes.categories: shares must sum to 1 (got {'flexible': 0.3, 'moderate': 0.5, "
