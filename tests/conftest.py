@@ -37,3 +37,26 @@ def small_scenario(tmp_path):
     path = tmp_path / "small.toml"
     path.write_text(small_scenario_text())
     return parse_scenario(path.read_text(), source=path)
+
+
+def scenario_with(tmp_path: Path, name: str, *, n_homes: int = 20, **fields):
+    """A small scenario file with some ``key = value`` lines replaced (first occurrence).
+
+    Parameters
+    ----------
+    tmp_path
+        Folder the file is written to.
+    name
+        File stem.
+    n_homes
+        Homes of the reference feeder.
+    fields
+        Keys of the scenario file (without their table) and the values to write.
+    """
+    lines = small_scenario_text(n_homes=n_homes).splitlines()
+    for key, value in fields.items():
+        i = next(i for i, line in enumerate(lines) if line.startswith(f"{key} = "))
+        lines[i] = f"{key} = {value}  # test"
+    path = tmp_path / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return load_scenario(path)

@@ -10,19 +10,12 @@ from sims import fleet
 from sims.cems import fallback_plan
 from testbed.results import read_run
 from testbed.run import run_scenario
-from testbed.scenario import load_scenario
 
-from .conftest import small_scenario_text
+from .conftest import scenario_with
 
 
 def _scenario(tmp_path, name: str, **fields):
-    text = small_scenario_text(n_homes=20)
-    for key, value in fields.items():
-        text = text.replace(f"\n{key} = ", f"\n{key} = {value}  # test\n_{key}_was = ", 1)
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("_"))
-    path = tmp_path / f"{name}.toml"
-    path.write_text(text)
-    return load_scenario(path)
+    return scenario_with(tmp_path, name, n_homes=20, **fields)
 
 
 @pytest.fixture(scope="module")

@@ -18,20 +18,13 @@ from testbed.errors import ScenarioError
 from testbed.flex_kpis import FLEX_COLUMNS
 from testbed.results import read_run
 from testbed.run import compare_levels, loop_iteration_limit, portfolios, run_scenario
-from testbed.scenario import load_scenario, parse_scenario
+from testbed.scenario import parse_scenario
 
-from ..conftest import ROOT, small_scenario_text
+from ..conftest import ROOT, scenario_with
 
 
 def _scenario(tmp_path, name: str, *, limit: float, **fields):
-    text = small_scenario_text(n_homes=16)
-    text = text.replace("max_loading_percent = 100.0", f"max_loading_percent = {limit}")
-    for key, value in fields.items():
-        text = text.replace(f"\n{key} = ", f"\n{key} = {value}  # test\n_{key}_was = ", 1)
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("_"))
-    path = tmp_path / f"{name}.toml"
-    path.write_text(text)
-    return load_scenario(path)
+    return scenario_with(tmp_path, name, n_homes=16, max_loading_percent=limit, **fields)
 
 
 @pytest.fixture(scope="module")
