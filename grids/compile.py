@@ -271,6 +271,44 @@ def _build_ppci(net):
     return ppc, ppci, ybus.tocsr(), yf.tocsr(), yt.tocsr()
 
 
+def _level_order(lower) -> np.ndarray:
+    """A renumbering of a factorisation that keeps its fill but groups independent columns.
+
+    Any ordering in which every column of the elimination tree comes after its children
+    eliminates the same way (same fill-in). Sorting the columns by their height in that tree
+    (leaves 0, a parent one more than its highest child; stable) is such an ordering, and
+    consecutive columns of equal height do not depend on each other. The triangular solves
+    then no longer run one long dependency chain (a feeder's trunk, bus after bus, each
+    waiting for the previous update): the processor overlaps the updates of the different
+    feeders and branches. Measured on the reference feeder: the scalar single-step solve
+    takes about half the time.
+
+    Parameters
+    ----------
+    lower
+        The unit lower factor ``L`` (any sparse format) of a structurally symmetric matrix.
+
+    Returns
+    -------
+    numpy.ndarray
+        New position -> old column.
+    """
+    low = sp.csc_matrix(lower)
+    n = low.shape[0]
+    parent = np.full(n, -1, dtype=np.int64)
+    for j in range(n):
+        rows = low.indices[low.indptr[j]:low.indptr[j + 1]]
+        below = rows[rows > j]
+        if len(below):
+            parent[j] = below.min()
+    height = np.zeros(n, dtype=np.int64)
+    for j in range(n):  # children have smaller numbers than their parent
+        p = parent[j]
+        if p >= 0 and height[p] < height[j] + 1:
+            height[p] = height[j] + 1
+    return np.argsort(height, kind="stable")
+
+
 def compile_net(net) -> CompiledNet:
     """Compile ``net`` into a :class:`CompiledNet` (the net itself is not modified).
 
@@ -347,6 +385,15 @@ def compile_net(net) -> CompiledNet:
         c = -(y_ps @ v_slack)
         lu = splu(y_pp, permc_spec="NATURAL", diag_pivot_thresh=0.0,
                   options={"SymmetricMode": True})
+        # 3) the same elimination, renumbered level by level (see _level_order)
+        order = _level_order(lu.L)
+        if not np.array_equal(order, np.arange(len(order))):
+            pq_int = pq_int[order]
+            y_pp = ybus_c[pq_int][:, pq_int].tocsc()
+            y_ps = ybus_c[pq_int][:, slack_int]
+            c = -(y_ps @ v_slack)
+            lu = splu(y_pp, permc_spec="NATURAL", diag_pivot_thresh=0.0,
+                      options={"SymmetricMode": True})
     except RuntimeError as exc:
         raise GridError(f"the admittance matrix between non-slack buses is singular: {exc}"
                         ) from exc

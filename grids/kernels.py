@@ -8,8 +8,16 @@ admittance matrix between non-slack buses, ``Y_pp``, factorised once (``L U``, f
 
 and one iteration solves them for ``V_p`` with the currents of the previous iterate on the
 right-hand side: two sparse triangular solves, O(nnz(L + U)) per step. Radial LV grids
-factorise without fill-in. The buses are numbered in the LU's fill-reducing order at compile
-time, so no permutation is applied per iteration.
+factorise without fill-in. The buses are numbered in the LU's order at compile time (no
+permutation per iteration), and that order groups independent columns level by level
+(:func:`grids.compile._level_order`) so that the solves are not one long dependency chain.
+
+One iteration is two passes over the buses:
+
+* forward substitution with ``L`` by rows (each bus gathers from the buses below it in the
+  elimination tree and is written once);
+* backward substitution with ``U`` by rows, fused with everything the new voltage of a bus
+  allows at once: its power mismatch and the right-hand side of the next iteration.
 
 The true power mismatch at the new iterate is free: the linear system is solved exactly, so
 ``S_calc - S = S (V_new - V_old) / V_old`` at every bus with an injection (buses without one
@@ -17,19 +25,35 @@ have none). We stop on the quantity Newton-Raphson stops on, ``max(|dP|, |dQ|) <
 without an extra product with ``Ybus``; that value is reported as the step's mismatch (the
 tests check it against ``Ybus`` independently).
 
-Batches are solved in chunks of ``lanes`` steps: every array of a chunk is ``[n_bus, lanes]``
-so that the inner loops run over the steps of the chunk, contiguous in memory (SIMD), while
-the sparse pattern (index loads) is shared by the steps of the chunk. Chunk ranges run on
-Python threads (the kernels release the GIL). Lanes are independent: a step that diverges
-(NaN, inf) never touches its neighbours; the chunk iterates until every lane has converged
-or stopped, and a lane's voltages are frozen at the iteration it converges, so a step's result
-does not depend on the other steps of its batch. A single step uses :func:`solve_one` (scalar
-loops, no lane loops).
+Batches are solved in chunks of ``lanes`` steps: every working array of a chunk is
+``[n_bus, lanes]`` so that the inner loops run over the steps of the chunk, contiguous in
+memory (SIMD), while the sparse pattern (index loads) is shared by the steps of the chunk.
+Chunk ranges run on Python threads (the kernels release the GIL). Lanes are independent: a
+step that diverges (NaN, inf) never touches its neighbours; the chunk iterates until every
+lane has converged or stopped, and a lane's voltages are frozen at the iteration it
+converges, so a step's result does not depend on the other steps of its batch. A single step
+uses :func:`solve_one` (scalar complex arithmetic, no lane loops).
 
 The iteration contracts at a rate of roughly ``|Z S| / |V|^2`` (a few percent on LV feeders
-at normal load, seven to eight iterations to 1e-10); near the loadability limit it slows and
+at normal load, six to eight iterations to 1e-11); near the loadability limit it slows and
 then diverges, while Newton-Raphson still converges. :mod:`grids.loadflow` therefore re-solves
 the steps that did not converge here with Newton-Raphson before flagging them.
+
+Network data
+------------
+The kernels take the network as six arrays, ``net = (ints, int_offsets, floats,
+float_offsets, cplx, cplx_offsets)``: every per-network array is a segment of one of three
+packed arrays, segment ``k`` being ``packed[offsets[k]:offsets[k + 1]]`` (built by
+:mod:`grids.netpack`; the ``I_*``, ``F_*`` and ``C_*`` constants below name the segments).
+A call therefore passes six arrays rather than fifty: numba's dispatcher checks the type of
+every argument on each call, which cost about 6 us of a 50 us single step.
+
+Buses are numbered by *position*: ``0 .. m-1`` the non-slack buses in LU order, then the
+slack buses.
+
+Inputs are checked inside the kernels as they are read: a chunk (or single step) with a NaN
+or infinite value is not solved; its steps get ``iterations = -1`` and the caller raises the
+error that names the value.
 
 All kernels are compiled with ``cache=True`` so that a new process loads them from disk.
 """
@@ -43,185 +67,278 @@ from numba import njit
 DIVERGED_PU = 1e6
 
 #: Steps per chunk of a batch. The inner loops run over the lanes of a chunk; LLVM vectorises
-#: them (with run-time alias checks) when they are long enough: 64 lanes solve about three times
-#: faster per step than 8 (measured: 150 vs 430 ns per forward substitution on the reference
-#: feeder). Single steps use the scalar kernel :func:`solve_one` instead.
+#: them when they are long enough (measured on the reference feeder, 1 thread, whole batch:
+#: 11.9 us per step at 64 lanes, 13.6 at 32, 17.1 at 16, 21.1 at 8). Single steps use the
+#: scalar kernel :func:`solve_one` instead.
 LANES = 64
 
 #: LLVM fast-math flags of the lane loops: reassociation and contraction (FMA) let them
 #: vectorise; no ``nnan``/``ninf``, so NaN and inf still propagate and are detected.
 _FAST = {"reassoc", "contract", "arcp", "nsz"}
 
-#: Above this |tan| of the angle relative to the no-load angle, ``np.arctan2`` is used instead
-#: of the argument-halving series.
-_TAN_FAST = 0.25
+#: Above this |tan| of the angle relative to the no-load angle (7.1 degree), ``np.arctan2``
+#: is used instead of the series of :func:`_atan_small`.
+_TAN_FAST = 0.125
+
+# ---------------------------------------------------------------- packed network segments
+# int64 segments
+I_HAS_INJ = 0      # [m] 1 where the bus can have a non-zero injection
+I_L_PTR = 1        # [m+1] strictly lower L, CSR (rows = positions)
+I_L_IDX = 2
+I_U_PTR = 3        # [m+1] strictly upper U, CSR
+I_U_IDX = 4
+I_LOAD_POS = 5     # [n_load] position of each load's bus, -1: ignored
+I_SGEN_POS = 6     # [n_sgen]
+I_YS_PTR = 7       # [n_slack+1] rows of Ybus at the slack buses, CSR (columns = positions)
+I_YS_IDX = 8
+I_BR_F = 9         # [n_br] from / to position of each internal branch
+I_BR_T = 10
+I_BUS_POS = 11     # [n_bus] position of each net.bus row, -1: not energised
+I_LINE_BR = 12     # [n_line] internal branch of each line, -1: out of service
+I_LINE_NAN = 13    # [n_line] 1: NaN result (bus not energised)
+I_TRAFO_BR = 14
+I_TRAFO_NAN = 15
+I_EG_SLACK = 16    # [n_ext_grid] slack number (0 .. n_slack-1) of each ext_grid, -1: none
+I_BR_OTHER = 17    # internal branches of neither a line nor a trafo (they count in losses)
+N_INT_SEGMENTS = 18
+# float64 segments
+F_LOAD_SCALE = 0   # [n_load] pandapower's scaling
+F_SGEN_SCALE = 1   # [n_sgen]
+F_REF_RAD = 2      # [n_pos] no-load angle [rad]
+F_LINE_BASE = 3    # [n_line] p.u. current -> loading [%]
+F_TRAFO_HV = 4     # [n_trafo] likewise, HV and LV side
+F_TRAFO_LV = 5
+F_BASE_MVA = 6     # [1]
+N_FLOAT_SEGMENTS = 7
+# complex128 segments
+C_L = 0            # values of I_L_*: D^-1 L D (D = diag(U))
+C_U = 1            # values of I_U_*: D^-1 U
+C_UDI = 2          # [m] 1 / diag(U)
+C_C = 3            # [m] D^-1 (-Y_ps V_s)
+C_VNL = 4          # [m] no-load voltage, the starting point
+C_VS = 5           # [n_slack] slack voltages
+C_SCONST = 6       # [n_pos] constant injections (storage) [p.u.]
+C_YS = 7           # values of I_YS_*
+C_REF = 8          # [n_pos] unit phasor of the no-load angle
+C_YFF = 9          # [n_br] Yf entry multiplying V[f]
+C_YFT = 10         # [n_br] Yf entry multiplying V[t]
+C_YTF = 11         # [n_br] Yt entry multiplying V[f]
+C_YTT = 12         # [n_br] Yt entry multiplying V[t]
+N_CPLX_SEGMENTS = 13
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _injections(step_ids, load_int, load_scale, sgen_int, sgen_scale, s_const_re, s_const_im,
-                base_mva, inputs):  # pragma: no cover - numba
-    """Specified injection S [p.u.] per internal bus and lane, ``[n_int, K]`` (re, im)."""
+@njit(cache=True, nogil=True)
+def _seg(packed, offsets, k):  # pragma: no cover - numba
+    """Segment ``k`` of a packed array (a view)."""
+    return packed[offsets[k]:offsets[k + 1]]
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _atan_small(t):  # pragma: no cover - numba
+    """``atan(t)`` for ``|t| <= 0.125`` to double precision: the odd Taylor series to
+    ``t**23`` (the first omitted term is below ``0.125**25 / 25 < 2e-24``), in Horner form."""
+    t2 = t * t
+    s = -1.0 / 23.0
+    s = 1.0 / 21.0 + t2 * s
+    s = -1.0 / 19.0 + t2 * s
+    s = 1.0 / 17.0 + t2 * s
+    s = -1.0 / 15.0 + t2 * s
+    s = 1.0 / 13.0 + t2 * s
+    s = -1.0 / 11.0 + t2 * s
+    s = 1.0 / 9.0 + t2 * s
+    s = -1.0 / 7.0 + t2 * s
+    s = 1.0 / 5.0 + t2 * s
+    s = -1.0 / 3.0 + t2 * s
+    s = 1.0 + t2 * s
+    return t * s
+
+
+# =============================================================== batches: lanes of steps
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _injections(step_ids, net, inputs):  # pragma: no cover - numba
+    """Specified injection S [p.u.] per position and lane, ``[n_pos, K]`` (re, im), and
+    whether every input value read is finite."""
+    ints, oi, flts, of, cplx, oc = net
+    load_pos = _seg(ints, oi, I_LOAD_POS)
+    sgen_pos = _seg(ints, oi, I_SGEN_POS)
+    load_scale = _seg(flts, of, F_LOAD_SCALE)
+    sgen_scale = _seg(flts, of, F_SGEN_SCALE)
+    s_const = _seg(cplx, oc, C_SCONST)
+    inv_base = 1.0 / _seg(flts, of, F_BASE_MVA)[0]
     load_p, load_q, sgen_p, sgen_q = inputs
-    n_int = s_const_re.shape[0]
+    n_pos = s_const.shape[0]
+    n_load = load_pos.shape[0]
+    n_sgen = sgen_pos.shape[0]
     K = step_ids.shape[0]
-    s_re = np.empty((n_int, K))
-    s_im = np.empty((n_int, K))
-    for b in range(n_int):
+    s_re = np.empty((n_pos, K))
+    s_im = np.empty((n_pos, K))
+    for b in range(n_pos):
         for k in range(K):
-            s_re[b, k] = s_const_re[b]
-            s_im[b, k] = s_const_im[b]
-    inv_base = 1.0 / base_mva
-    # element outer, lane inner: the K input rows being read stay in L1, writes are contiguous
-    rlp = np.empty(K, dtype=np.int64)
-    rlq = np.empty(K, dtype=np.int64)
-    rgp = np.empty(K, dtype=np.int64)
-    rgq = np.empty(K, dtype=np.int64)
+            s_re[b, k] = s_const[b].real
+            s_im[b, k] = s_const[b].imag
+    lf = load_scale * inv_base
+    gf = sgen_scale * inv_base
+    # lane outer: each step's input rows are read front to back (streams for the prefetcher);
+    # the finiteness check is a separate, vectorised pass over the same rows (x * 0 is NaN
+    # exactly when x is NaN or infinite; no ``nnan`` flag, so it is not folded away)
+    chk = 0.0
     for k in range(K):
-        s = step_ids[k]
-        rlp[k] = s if load_p.shape[0] > 1 else 0
-        rlq[k] = s if load_q.shape[0] > 1 else 0
-        rgp[k] = s if sgen_p.shape[0] > 1 else 0
-        rgq[k] = s if sgen_q.shape[0] > 1 else 0
-    for e in range(load_int.shape[0]):
-        b = load_int[e]
-        if b >= 0:
-            f = load_scale[e] * inv_base
-            for k in range(K):
-                s_re[b, k] -= load_p[rlp[k], e] * f
-                s_im[b, k] -= load_q[rlq[k], e] * f
-    for e in range(sgen_int.shape[0]):
-        b = sgen_int[e]
-        if b >= 0:
-            f = sgen_scale[e] * inv_base
-            for k in range(K):
-                s_re[b, k] += sgen_p[rgp[k], e] * f
-                s_im[b, k] += sgen_q[rgq[k], e] * f
-    return s_re, s_im
+        st = step_ids[k]
+        lp = load_p[st if load_p.shape[0] > 1 else 0]
+        lq = load_q[st if load_q.shape[0] > 1 else 0]
+        gp = sgen_p[st if sgen_p.shape[0] > 1 else 0]
+        gq = sgen_q[st if sgen_q.shape[0] > 1 else 0]
+        for e in range(n_load):
+            chk += (lp[e] + lq[e]) * 0.0
+        for e in range(n_sgen):
+            chk += (gp[e] + gq[e]) * 0.0
+        for e in range(n_load):
+            b = load_pos[e]
+            if b >= 0:
+                s_re[b, k] -= lp[e] * lf[e]
+                s_im[b, k] -= lq[e] * lf[e]
+        for e in range(n_sgen):
+            b = sgen_pos[e]
+            if b >= 0:
+                s_re[b, k] += gp[e] * gf[e]
+                s_im[b, k] += gq[e] * gf[e]
+    return s_re, s_im, chk == 0.0
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - numba
+def _chunk(step_ids, net, inputs, outs, tol, max_iter):  # pragma: no cover - numba
     """Solve and extract the steps ``step_ids`` as one chunk (vectorised over its lanes)."""
-    (pq_int, slack_int, vs_re, vs_im, c_re, c_im, vnl_re, vnl_im, inj_pos, noinj_pos,
-     l_ptr, l_idx, l_re, l_im, u_ptr, u_idx, u_re, u_im, udi_re, udi_im,
-     load_int, load_scale, sgen_int, sgen_scale, s_const_re, s_const_im,
-     base_mva, n_int) = netw[0]
+    ints, oi, flts, of, cplx, oc = net
+    has_inj = _seg(ints, oi, I_HAS_INJ)
+    l_ptr = _seg(ints, oi, I_L_PTR)
+    l_idx = _seg(ints, oi, I_L_IDX)
+    u_ptr = _seg(ints, oi, I_U_PTR)
+    u_idx = _seg(ints, oi, I_U_IDX)
+    l_val = _seg(cplx, oc, C_L)
+    u_val = _seg(cplx, oc, C_U)
+    udi = _seg(cplx, oc, C_UDI)
+    c_rhs = _seg(cplx, oc, C_C)
+    v_nl = _seg(cplx, oc, C_VNL)
+    v_slack = _seg(cplx, oc, C_VS)
+    o_iter, o_mism, o_conv = outs[7], outs[8], outs[9]
     K = step_ids.shape[0]
-    m = pq_int.shape[0]
+    m = has_inj.shape[0]
+    n_sl = v_slack.shape[0]
 
-    s_re, s_im = _injections(step_ids, load_int, load_scale, sgen_int, sgen_scale,
-                             s_const_re, s_const_im, base_mva, inputs)
-    n_inj = inj_pos.shape[0]
-    sp_re = np.empty((n_inj, K))  # S at the injection buses, in iteration order
-    sp_im = np.empty((n_inj, K))
-    for j in range(n_inj):
-        bi = pq_int[inj_pos[j]]
+    s_re, s_im, finite = _injections(step_ids, net, inputs)
+    if not finite:  # not solved; the caller raises the error naming the value
         for k in range(K):
-            sp_re[j, k] = s_re[bi, k]
-            sp_im[j, k] = s_im[bi, k]
+            o_iter[step_ids[k]] = -1
+            o_conv[step_ids[k]] = False
+            o_mism[step_ids[k]] = np.nan
+        return
 
-    # --- fixed-point current injection; V and the right-hand side swap buffers each iteration
+    # v: the iterate; y: right-hand side D^-1 (c + conj(S / v)), then (in place) the
+    # forward-substituted vector z
     v_re = np.empty((m, K))
     v_im = np.empty((m, K))
-    for i in range(m):
-        for k in range(K):
-            v_re[i, k] = vnl_re[i]
-            v_im[i, k] = vnl_im[i]
-    b_re = np.empty((m, K))
-    b_im = np.empty((m, K))
-    # a lane's voltages are frozen when it converges, so that a step's result does not depend
-    # on the other steps of its chunk (which may need more iterations)
-    fin_re = np.empty((m, K))
-    fin_im = np.empty((m, K))
+    y_re = np.empty((m, K))
+    y_im = np.empty((m, K))
+    inv = np.empty((m, K))  # 1 / |v|^2 of the iterate y was built from (injection buses)
+    # voltages of all positions; a lane's rows 0..m-1 are frozen here when it converges, so
+    # that a step's result does not depend on the other steps of its chunk
+    vf_re = np.empty((m + n_sl, K))
+    vf_im = np.empty((m + n_sl, K))
     mis = np.zeros(K)
     fin_mis = np.zeros(K)
     newly = np.zeros(K, dtype=np.bool_)
     done = np.zeros(K, dtype=np.bool_)
     stopped = np.zeros(K, dtype=np.bool_)
     iters = np.zeros(K, dtype=np.int64)
-    # right-hand side of the first iteration, conj(S / V) + c; ``inv`` keeps 1 / |V|^2 of the
-    # iterate the right-hand side was built from (the mismatch needs it, no second division)
-    inv = np.empty((n_inj, K))
+    # the first right-hand side, at V_nl
     for i in range(m):
-        for k in range(K):
-            b_re[i, k] = c_re[i]
-            b_im[i, k] = c_im[i]
-    for j in range(n_inj):
-        i = inj_pos[j]
-        for k in range(K):
-            vr = v_re[i, k]
-            vi = v_im[i, k]
-            sr = sp_re[j, k]
-            si = sp_im[j, k]
-            d = 1.0 / (vr * vr + vi * vi)
-            inv[j, k] = d
-            b_re[i, k] += (sr * vr + si * vi) * d
-            b_im[i, k] += (sr * vi - si * vr) * d
-    n_noinj = noinj_pos.shape[0]
-    for it in range(max_iter):
-        # forward substitution, unit lower L (CSC)
-        for j in range(m):
-            for p in range(l_ptr[j], l_ptr[j + 1]):
-                i = l_idx[p]
-                lr = l_re[p]
-                li = l_im[p]
-                for k in range(K):
-                    xr = b_re[j, k]
-                    xi = b_im[j, k]
-                    b_re[i, k] -= lr * xr - li * xi
-                    b_im[i, k] -= lr * xi + li * xr
-        # backward substitution, U (CSC) with inverted diagonal
-        for j in range(m - 1, -1, -1):
-            dr = udi_re[j]
-            di = udi_im[j]
+        vr = v_nl[i].real
+        vi = v_nl[i].imag
+        cr = c_rhs[i].real
+        ci = c_rhs[i].imag
+        dr = udi[i].real
+        di = udi[i].imag
+        d = 1.0 / (vr * vr + vi * vi)
+        if has_inj[i]:
             for k in range(K):
-                xr = b_re[j, k]
-                xi = b_im[j, k]
-                b_re[j, k] = xr * dr - xi * di
-                b_im[j, k] = xr * di + xi * dr
-            for p in range(u_ptr[j], u_ptr[j + 1]):
-                i = u_idx[p]
-                ur = u_re[p]
-                ui = u_im[p]
+                sr = s_re[i, k]
+                si = s_im[i, k]
+                v_re[i, k] = vr
+                v_im[i, k] = vi
+                inv[i, k] = d
+                tr = (sr * vr + si * vi) * d
+                ti = (sr * vi - si * vr) * d
+                y_re[i, k] = cr + dr * tr - di * ti
+                y_im[i, k] = ci + dr * ti + di * tr
+        else:
+            for k in range(K):
+                v_re[i, k] = vr
+                v_im[i, k] = vi
+                y_re[i, k] = cr
+                y_im[i, k] = ci
+    for it in range(max_iter):
+        # forward substitution by rows: z_i = y_i - sum_j (D^-1 L D)_ij z_j
+        for i in range(m):
+            for p in range(l_ptr[i], l_ptr[i + 1]):
+                j = l_idx[p]
+                lr = l_val[p].real
+                li = l_val[p].imag
                 for k in range(K):
-                    xr = b_re[j, k]
-                    xi = b_im[j, k]
-                    b_re[i, k] -= ur * xr - ui * xi
-                    b_im[i, k] -= ur * xi + ui * xr
-        # fused: the true mismatch at the new iterate, S (V_new - V_old) / V_old, and the
-        # next right-hand side, written over the old iterate (the buffers swap below)
+                    xr = y_re[j, k]
+                    xi = y_im[j, k]
+                    y_re[i, k] -= lr * xr - li * xi
+                    y_im[i, k] -= lr * xi + li * xr
+        # backward substitution by rows, x_i = z_i - sum_j (D^-1 U)_ij x_j, fused with what
+        # the new voltage of bus i gives at once: its mismatch S (V_new - V_old) / V_old
+        # and the next right-hand side D^-1 (c + conj(S / V_new))
         for k in range(K):
             mis[k] = 0.0
-        for j in range(n_noinj):
-            i = noinj_pos[j]
-            for k in range(K):
-                v_re[i, k] = c_re[i]
-                v_im[i, k] = c_im[i]
-        for j in range(n_inj):
-            i = inj_pos[j]
-            for k in range(K):
-                vr = v_re[i, k]
-                vi = v_im[i, k]
-                nr = b_re[i, k]
-                ni = b_im[i, k]
-                dvr = nr - vr
-                dvi = ni - vi
-                d = inv[j, k]
-                rr = (dvr * vr + dvi * vi) * d
-                ri = (dvi * vr - dvr * vi) * d
-                sr = sp_re[j, k]
-                si = sp_im[j, k]
-                er = abs(sr * rr - si * ri)
-                ei = abs(sr * ri + si * rr)
-                e = er if er > ei else ei
-                mk = mis[k]
-                mis[k] = e if (e > mk or e != e) else mk
-                dn = 1.0 / (nr * nr + ni * ni)
-                inv[j, k] = dn
-                v_re[i, k] = c_re[i] + (sr * nr + si * ni) * dn
-                v_im[i, k] = c_im[i] + (sr * ni - si * nr) * dn
-        v_re, b_re = b_re, v_re
-        v_im, b_im = b_im, v_im
+        for i in range(m - 1, -1, -1):
+            for p in range(u_ptr[i], u_ptr[i + 1]):
+                j = u_idx[p]
+                ur = u_val[p].real
+                ui = u_val[p].imag
+                for k in range(K):
+                    xr = v_re[j, k]
+                    xi = v_im[j, k]
+                    y_re[i, k] -= ur * xr - ui * xi
+                    y_im[i, k] -= ur * xi + ui * xr
+            cr = c_rhs[i].real
+            ci = c_rhs[i].imag
+            if has_inj[i]:
+                dr = udi[i].real
+                di = udi[i].imag
+                for k in range(K):
+                    xr = y_re[i, k]
+                    xi = y_im[i, k]
+                    vr = v_re[i, k]
+                    vi = v_im[i, k]
+                    dvr = xr - vr
+                    dvi = xi - vi
+                    d = inv[i, k]
+                    rr = (dvr * vr + dvi * vi) * d
+                    ri = (dvi * vr - dvr * vi) * d
+                    sr = s_re[i, k]
+                    si = s_im[i, k]
+                    er = abs(sr * rr - si * ri)
+                    ei = abs(sr * ri + si * rr)
+                    e = er if er > ei else ei
+                    mk = mis[k]
+                    mis[k] = e if (e > mk or e != e) else mk
+                    dn = 1.0 / (xr * xr + xi * xi)
+                    inv[i, k] = dn
+                    tr = (sr * xr + si * xi) * dn
+                    ti = (sr * xi - si * xr) * dn
+                    y_re[i, k] = cr + dr * tr - di * ti
+                    y_im[i, k] = ci + dr * ti + di * tr
+                    v_re[i, k] = xr
+                    v_im[i, k] = xi
+            else:
+                for k in range(K):
+                    v_re[i, k] = y_re[i, k]
+                    v_im[i, k] = y_im[i, k]
+                    y_re[i, k] = cr
+                    y_im[i, k] = ci
         active = 0
         n_new = 0
         for k in range(K):
@@ -242,28 +359,23 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
             for i in range(m):
                 for k in range(K):
                     if newly[k]:
-                        fin_re[i, k] = v_re[i, k]
-                        fin_im[i, k] = v_im[i, k]
+                        vf_re[i, k] = v_re[i, k]
+                        vf_im[i, k] = v_im[i, k]
         if active == 0:
             break
 
-    # --- full voltage vector and results
-    vf_re = np.empty((n_int, K))
-    vf_im = np.empty((n_int, K))
+    # --- lanes that did not converge: their last iterate; slack rows
     for k in range(K):
-        if not done[k]:  # the last iterate of a lane that did not converge
+        if not done[k]:
             fin_mis[k] = mis[k]
-    for i in range(m):
-        bi = pq_int[i]
+            for i in range(m):
+                vf_re[i, k] = v_re[i, k]
+                vf_im[i, k] = v_im[i, k]
+    for j in range(n_sl):
         for k in range(K):
-            vf_re[bi, k] = fin_re[i, k] if done[k] else v_re[i, k]
-            vf_im[bi, k] = fin_im[i, k] if done[k] else v_im[i, k]
-    for j in range(slack_int.shape[0]):
-        for k in range(K):
-            vf_re[slack_int[j], k] = vs_re[j]
-            vf_im[slack_int[j], k] = vs_im[j]
-    _extract(step_ids, vf_re, vf_im, s_re, s_im, netw, outs)
-    o_iter, o_mism, o_conv = outs[7], outs[8], outs[9]
+            vf_re[m + j, k] = v_slack[j].real
+            vf_im[m + j, k] = v_slack[j].imag
+    _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs)
     for k in range(K):
         s = step_ids[k]
         o_iter[s] = iters[k]
@@ -272,163 +384,186 @@ def _chunk(step_ids, netw, inputs, outs, tol, max_iter):  # pragma: no cover - n
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def _extract(step_ids, vf_re, vf_im, s_re, s_im, netw, outs):  # pragma: no cover - numba
-    """Results of the lanes of a chunk from the full internal voltages ``[n_int, K]``."""
-    slack_int = netw[0][1]
-    base_mva = netw[0][26]
-    n_int = netw[0][27]
-    (y_ptr, y_idx, y_re, y_im, ref_re, ref_im, ref_deg, bus_int,
-     br_f, br_t, yf_ff_re, yf_ff_im, yf_ft_re, yf_ft_im, yt_tf_re, yt_tf_im, yt_tt_re, yt_tt_im,
-     line_br, line_base, line_nan, trafo_br, trafo_hv, trafo_lv, trafo_nan, eg_int) = netw[1]
+def _branch_lanes(r, vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, i_f2, i_t2, loss
+                  ):  # pragma: no cover - numba
+    """Squared current magnitudes at both ends of branch ``r`` [p.u.] per lane (into
+    ``i_f2``, ``i_t2``), and its losses added to ``loss``."""
+    f = br_f[r]
+    t = br_t[r]
+    a_r = yff[r].real
+    a_i = yff[r].imag
+    b_r = yft[r].real
+    b_i = yft[r].imag
+    c_r = ytf[r].real
+    c_i = ytf[r].imag
+    d_r = ytt[r].real
+    d_i = ytt[r].imag
+    for k in range(i_f2.shape[0]):
+        vfr = vf_re[f, k]
+        vfi = vf_im[f, k]
+        vtr = vf_re[t, k]
+        vti = vf_im[t, k]
+        ifr = a_r * vfr - a_i * vfi + b_r * vtr - b_i * vti
+        ifi = a_r * vfi + a_i * vfr + b_r * vti + b_i * vtr
+        itr = c_r * vfr - c_i * vfi + d_r * vtr - d_i * vti
+        iti = c_r * vfi + c_i * vfr + d_r * vti + d_i * vtr
+        i_f2[k] = ifr * ifr + ifi * ifi
+        i_t2[k] = itr * itr + iti * iti
+        loss[k] += (vfr * ifr + vfi * ifi) + (vtr * itr + vti * iti)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover - numba
+    """Results of the lanes of a chunk from the voltages of all positions ``[n_pos, K]``.
+
+    Each result is computed where it is written (bus by bus, line by line; lanes inner),
+    without ``[n, K]`` temporaries.
+    """
+    ints, oi, flts, of, cplx, oc = net
+    ys_ptr = _seg(ints, oi, I_YS_PTR)
+    ys_idx = _seg(ints, oi, I_YS_IDX)
+    br_f = _seg(ints, oi, I_BR_F)
+    br_t = _seg(ints, oi, I_BR_T)
+    bus_pos = _seg(ints, oi, I_BUS_POS)
+    line_br = _seg(ints, oi, I_LINE_BR)
+    line_nan = _seg(ints, oi, I_LINE_NAN)
+    trafo_br = _seg(ints, oi, I_TRAFO_BR)
+    trafo_nan = _seg(ints, oi, I_TRAFO_NAN)
+    eg_slack = _seg(ints, oi, I_EG_SLACK)
+    br_other = _seg(ints, oi, I_BR_OTHER)
+    ref_rad = _seg(flts, of, F_REF_RAD)
+    line_base = _seg(flts, of, F_LINE_BASE)
+    trafo_hv = _seg(flts, of, F_TRAFO_HV)
+    trafo_lv = _seg(flts, of, F_TRAFO_LV)
+    base_mva = _seg(flts, of, F_BASE_MVA)[0]
+    ys_val = _seg(cplx, oc, C_YS)
+    ref = _seg(cplx, oc, C_REF)
+    yff = _seg(cplx, oc, C_YFF)
+    yft = _seg(cplx, oc, C_YFT)
+    ytf = _seg(cplx, oc, C_YTF)
+    ytt = _seg(cplx, oc, C_YTT)
     o_vm, o_va, o_line, o_trafo, o_egp, o_egq, o_loss = outs[:7]
     K = step_ids.shape[0]
-    nbr = br_f.shape[0]
+    s0 = step_ids[0]  # the steps of a chunk are consecutive
+    n_pos = vf_re.shape[0]
+    n_sl = ys_ptr.shape[0] - 1
+    m = n_pos - n_sl
     rad2deg = 180.0 / np.pi
-    # magnitude and angle of every internal bus; the angle relative to the no-load angle
-    vm = np.empty((n_int, K))
-    va = np.empty((n_int, K))
+    # magnitude and angle of each net bus; the angle relative to the no-load angle. Each is
+    # computed into a K-vector (SIMD), then copied into the step rows (strided)
     worst = np.full(K, -1.0)  # per lane (no reduction across lanes: keeps the loop SIMD)
-    for b in range(n_int):
-        rr = ref_re[b]
-        ri = ref_im[b]
-        a0 = ref_deg[b] / rad2deg
+    t_a = np.empty(K)
+    t_b = np.empty(K)
+    for j in range(bus_pos.shape[0]):
+        b = bus_pos[j]
+        if b < 0:
+            for k in range(K):
+                o_vm[s0 + k, j] = np.nan
+                o_va[s0 + k, j] = np.nan
+            continue
+        rr = ref[b].real
+        ri = ref[b].imag
+        a0 = ref_rad[b]
         for k in range(K):
             vr = vf_re[b, k]
             vi = vf_im[b, k]
-            vm[b, k] = np.sqrt(vr * vr + vi * vi)
+            t_a[k] = np.sqrt(vr * vr + vi * vi)
             # w = V * conj(ref): near the positive real axis
             wr = vr * rr + vi * ri
             wi = vi * rr - vr * ri
-            t = wi / wr
-            # atan(t) = 2 atan(t / (1 + sqrt(1 + t^2))), twice, then the odd series
-            t = t / (1.0 + np.sqrt(1.0 + t * t))
-            t = t / (1.0 + np.sqrt(1.0 + t * t))
-            t2 = t * t
-            ser = 1.0 / 15.0
-            ser = 1.0 / 13.0 - t2 * ser
-            ser = 1.0 / 11.0 - t2 * ser
-            ser = 1.0 / 9.0 - t2 * ser
-            ser = 1.0 / 7.0 - t2 * ser
-            ser = 1.0 / 5.0 - t2 * ser
-            ser = 1.0 / 3.0 - t2 * ser
-            ser = 1.0 - t2 * ser
-            va[b, k] = (a0 + 4.0 * t * ser) * rad2deg
+            t_b[k] = (a0 + _atan_small(wi / wr)) * rad2deg
             x = abs(wi) - _TAN_FAST * wr
             worst[k] = x if x > worst[k] else worst[k]
-    if np.any(worst >= 0.0):  # a large angle: the library function for those
-        for b in range(n_int):
+        for k in range(K):
+            o_vm[s0 + k, j] = t_a[k]
+            o_va[s0 + k, j] = t_b[k]
+    if np.any(worst > 0.0):  # a large angle: the library function for those
+        for j in range(bus_pos.shape[0]):
+            b = bus_pos[j]
+            if b < 0:
+                continue
             for k in range(K):
                 vr = vf_re[b, k]
                 vi = vf_im[b, k]
-                wr = vr * ref_re[b] + vi * ref_im[b]
-                wi = vi * ref_re[b] - vr * ref_im[b]
-                if not (wr > 0.0 and abs(wi) < _TAN_FAST * wr):
-                    va[b, k] = np.arctan2(vi, vr) * rad2deg
-    # branch currents [p.u.] at both ends, and losses
-    i_f = np.empty((nbr, K))
-    i_t = np.empty((nbr, K))
+                wr = vr * ref[b].real + vi * ref[b].imag
+                wi = vi * ref[b].real - vr * ref[b].imag
+                if not (abs(wi) <= _TAN_FAST * wr):
+                    o_va[s0 + k, j] = np.arctan2(vi, vr) * rad2deg
+    # branches: loading where a line / trafo needs it, losses of every branch
+    i_f2 = np.empty(K)
+    i_t2 = np.empty(K)
     loss = np.zeros(K)
-    for r in range(nbr):
-        f = br_f[r]
-        t = br_t[r]
-        a_r = yf_ff_re[r]
-        a_i = yf_ff_im[r]
-        b_r = yf_ft_re[r]
-        b_i = yf_ft_im[r]
-        c_r = yt_tf_re[r]
-        c_i = yt_tf_im[r]
-        d_r = yt_tt_re[r]
-        d_i = yt_tt_im[r]
-        for k in range(K):
-            vfr = vf_re[f, k]
-            vfi = vf_im[f, k]
-            vtr = vf_re[t, k]
-            vti = vf_im[t, k]
-            ifr = a_r * vfr - a_i * vfi + b_r * vtr - b_i * vti
-            ifi = a_r * vfi + a_i * vfr + b_r * vti + b_i * vtr
-            itr = c_r * vfr - c_i * vfi + d_r * vtr - d_i * vti
-            iti = c_r * vfi + c_i * vfr + d_r * vti + d_i * vtr
-            i_f[r, k] = np.sqrt(ifr * ifr + ifi * ifi)
-            i_t[r, k] = np.sqrt(itr * itr + iti * iti)
-            loss[k] += (vfr * ifr + vfi * ifi) + (vtr * itr + vti * iti)  # per lane
-    # ext_grid power: S_calc - S_spec at the slack buses
-    n_sl = slack_int.shape[0]
-    sl_re = np.zeros((n_sl, K))
-    sl_im = np.zeros((n_sl, K))
-    for j in range(n_sl):
-        b = slack_int[j]
-        for p in range(y_ptr[b], y_ptr[b + 1]):
-            c = y_idx[p]
-            yr = y_re[p]
-            yi = y_im[p]
-            for k in range(K):
-                sl_re[j, k] += yr * vf_re[c, k] - yi * vf_im[c, k]
-                sl_im[j, k] += yr * vf_im[c, k] + yi * vf_re[c, k]
-        for k in range(K):
-            ir = sl_re[j, k]
-            ii = sl_im[j, k]
-            vr = vf_re[b, k]
-            vi = vf_im[b, k]
-            sl_re[j, k] = vr * ir + vi * ii - s_re[b, k]
-            sl_im[j, k] = vi * ir - vr * ii - s_im[b, k]
-    # outputs: bus/branch outer, lane inner (reads contiguous, the K output rows stay in L1)
-    for k in range(K):
-        o_loss[step_ids[k]] = loss[k] * base_mva
-    for j in range(bus_int.shape[0]):
-        b = bus_int[j]
-        if b >= 0:
-            for k in range(K):
-                o_vm[step_ids[k], j] = vm[b, k]
-                o_va[step_ids[k], j] = va[b, k]
-        else:
-            for k in range(K):
-                o_vm[step_ids[k], j] = np.nan
-                o_va[step_ids[k], j] = np.nan
     for j in range(line_br.shape[0]):
         r = line_br[j]
-        fac = line_base[j]
         if r >= 0:
+            _branch_lanes(r, vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, i_f2, i_t2, loss)
+            fac = line_base[j]
             for k in range(K):
-                a = i_f[r, k]
-                c = i_t[r, k]
-                o_line[step_ids[k], j] = (a if a > c else c) * fac
+                a = i_f2[k]
+                c = i_t2[k]
+                t_a[k] = np.sqrt(a if a > c else c) * fac
+            for k in range(K):
+                o_line[s0 + k, j] = t_a[k]
         else:
             fill = np.nan if line_nan[j] else 0.0
             for k in range(K):
-                o_line[step_ids[k], j] = fill
+                o_line[s0 + k, j] = fill
     for j in range(trafo_br.shape[0]):
         r = trafo_br[j]
         if r >= 0:
+            _branch_lanes(r, vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, i_f2, i_t2, loss)
+            hv2 = trafo_hv[j] * trafo_hv[j]
+            lv2 = trafo_lv[j] * trafo_lv[j]
             for k in range(K):
-                a = i_f[r, k] * trafo_hv[j]
-                c = i_t[r, k] * trafo_lv[j]
-                o_trafo[step_ids[k], j] = a if a > c else c
+                a = i_f2[k] * hv2
+                c = i_t2[k] * lv2
+                t_a[k] = np.sqrt(a if a > c else c)
+            for k in range(K):
+                o_trafo[s0 + k, j] = t_a[k]
         else:
             fill = np.nan if trafo_nan[j] else 0.0
             for k in range(K):
-                o_trafo[step_ids[k], j] = fill
-    for j in range(eg_int.shape[0]):
-        b = eg_int[j]
-        q = -1
-        for qq in range(n_sl):
-            if b >= 0 and slack_int[qq] == b:
-                q = qq
+                o_trafo[s0 + k, j] = fill
+    for j in range(br_other.shape[0]):
+        _branch_lanes(br_other[j], vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, i_f2, i_t2,
+                      loss)
+    for k in range(K):
+        o_loss[s0 + k] = loss[k] * base_mva
+    # ext_grid power: S_calc - S_spec at the slack buses
+    ir = np.empty(K)
+    ii = np.empty(K)
+    for j in range(eg_slack.shape[0]):
+        q = eg_slack[j]
+        if q < 0:
+            for k in range(K):
+                o_egp[s0 + k, j] = 0.0
+                o_egq[s0 + k, j] = 0.0
+            continue
+        b = m + q
         for k in range(K):
-            if q >= 0:
-                o_egp[step_ids[k], j] = sl_re[q, k] * base_mva
-                o_egq[step_ids[k], j] = sl_im[q, k] * base_mva
-            else:
-                o_egp[step_ids[k], j] = 0.0
-                o_egq[step_ids[k], j] = 0.0
+            ir[k] = 0.0
+            ii[k] = 0.0
+        for p in range(ys_ptr[q], ys_ptr[q + 1]):
+            c = ys_idx[p]
+            yr = ys_val[p].real
+            yi = ys_val[p].imag
+            for k in range(K):
+                ir[k] += yr * vf_re[c, k] - yi * vf_im[c, k]
+                ii[k] += yr * vf_im[c, k] + yi * vf_re[c, k]
+        for k in range(K):
+            vr = vf_re[b, k]
+            vi = vf_im[b, k]
+            o_egp[s0 + k, j] = (vr * ir[k] + vi * ii[k] - s_re[b, k]) * base_mva
+            o_egq[s0 + k, j] = (vi * ir[k] - vr * ii[k] - s_im[b, k]) * base_mva
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def solve_chunks(c0, c1, lanes, n_steps, netw, inputs, outs, tol, max_iter):  # pragma: no cover
+def solve_chunks(c0, c1, lanes, n_steps, net, inputs, outs, tol, max_iter):  # pragma: no cover
     """Solve chunks ``c0 .. c1-1`` (chunk ``c`` = steps ``c*lanes .. (c+1)*lanes-1``).
 
     Releases the GIL, so that :mod:`grids.loadflow` runs disjoint chunk ranges on several
     Python threads at once (our own thread pool rather than ``prange``: numba's parfor
-    lowering rejects the nested tuples of read-only arrays, and a pool costs nothing to start).
+    lowering rejects the tuples of arrays, and a pool costs nothing to start).
 
     Parameters
     ----------
@@ -438,15 +573,15 @@ def solve_chunks(c0, c1, lanes, n_steps, netw, inputs, outs, tol, max_iter):  # 
         Steps per chunk (:data:`LANES` by default).
     n_steps
         Number of steps (rows of the outputs).
-    netw
-        ``(solver arrays, result arrays)``: two tuples built by :class:`grids.loadflow.LoadFlow`
-        from :class:`grids.compile.CompiledNet`.
+    net
+        The packed network (see the module docstring).
     inputs
         ``(load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar)``, each ``[n_steps or 1, n_el]``.
     outs
         Output arrays written in place: ``(vm_pu, va_degree, line_loading_percent,
         trafo_loading_percent, ext_grid_p_mw, ext_grid_q_mvar, losses_mw, iterations,
-        max_mismatch_pu, converged)``.
+        max_mismatch_pu, converged)``. ``iterations`` is -1 for the steps of a chunk whose
+        inputs hold a non-finite value (not solved).
     tol
         Mismatch tolerance [p.u.], ``max(|dP|, |dQ|)`` over buses.
     max_iter
@@ -455,115 +590,263 @@ def solve_chunks(c0, c1, lanes, n_steps, netw, inputs, outs, tol, max_iter):  # 
     for c in range(c0, c1):
         s0 = c * lanes
         s1 = min(s0 + lanes, n_steps)
-        _chunk(np.arange(s0, s1), netw, inputs, outs, tol, max_iter)
+        _chunk(np.arange(s0, s1), net, inputs, outs, tol, max_iter)
 
 
 @njit(cache=True, error_model="numpy")
-def extract_steps(step_ids, vf_re, vf_im, s_re, s_im, netw, outs):  # pragma: no cover
-    """Results of steps ``step_ids`` from full voltages ``[n_int, K]`` (Newton fallback)."""
-    _extract(step_ids, vf_re, vf_im, s_re, s_im, netw, outs)
+def extract_steps(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
+    """Results of the consecutive steps ``step_ids`` from voltages and injections
+    ``[n_pos, K]`` in position order (used by the Newton fallback)."""
+    _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs)
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FAST)
-def solve_one(step, netw, inputs, outs, tol, max_iter):  # pragma: no cover - numba
-    """Solve one step with scalar arithmetic (no lane loops: the single-step path).
+# =============================================================== one step: scalar complex
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
+def solve_one(net, inputs, out, status, tol, max_iter):  # pragma: no cover - numba
+    """Solve one step with scalar complex arithmetic (no lane loops: the single-step path).
 
-    Same algorithm, stopping rule and outputs as :func:`solve_chunks`; ``step`` is the row of
-    the inputs and outputs.
+    Same algorithm and stopping rule as :func:`solve_chunks`, for row 0 of the inputs.
+
+    Parameters
+    ----------
+    net, inputs, tol, max_iter
+        As for :func:`solve_chunks`.
+    out
+        ``[1, width]`` float64 row, written in place, in this order: ``vm_pu``,
+        ``va_degree`` ``[n_bus]`` each, ``line_loading_percent`` ``[n_line]``,
+        ``trafo_loading_percent`` ``[n_trafo]``, ``ext_grid_p_mw``, ``ext_grid_q_mvar``
+        ``[n_ext_grid]`` each, ``losses_mw``, max mismatch [MVA].
+    status
+        ``[2]`` int64, written: iterations (-1: an input value is NaN or infinite, nothing
+        solved) and 1 if converged else 0.
     """
-    (pq_int, slack_int, vs_re, vs_im, c_re, c_im, vnl_re, vnl_im, inj_pos, noinj_pos,
-     l_ptr, l_idx, l_re, l_im, u_ptr, u_idx, u_re, u_im, udi_re, udi_im,
-     load_int, load_scale, sgen_int, sgen_scale, s_const_re, s_const_im,
-     base_mva, n_int) = netw[0]
-    step_ids = np.full(1, step, dtype=np.int64)
-    s_re, s_im = _injections(step_ids, load_int, load_scale, sgen_int, sgen_scale,
-                             s_const_re, s_const_im, base_mva, inputs)
-    m = pq_int.shape[0]
-    n_inj = inj_pos.shape[0]
-    sr_ = np.empty(n_inj)
-    si_ = np.empty(n_inj)
-    for j in range(n_inj):
-        bi = pq_int[inj_pos[j]]
-        sr_[j] = s_re[bi, 0]
-        si_[j] = s_im[bi, 0]
-    v_re = vnl_re.copy()
-    v_im = vnl_im.copy()
-    b_re = c_re.copy()
-    b_im = c_im.copy()
-    inv = np.empty(n_inj)
-    for j in range(n_inj):  # first right-hand side
-        i = inj_pos[j]
-        vr = v_re[i]
-        vi = v_im[i]
-        d = 1.0 / (vr * vr + vi * vi)
-        inv[j] = d
-        b_re[i] += (sr_[j] * vr + si_[j] * vi) * d
-        b_im[i] += (sr_[j] * vi - si_[j] * vr) * d
+    ints, oi, flts, of, cplx, oc = net
+    has_inj = _seg(ints, oi, I_HAS_INJ)
+    l_ptr = _seg(ints, oi, I_L_PTR)
+    l_idx = _seg(ints, oi, I_L_IDX)
+    u_ptr = _seg(ints, oi, I_U_PTR)
+    u_idx = _seg(ints, oi, I_U_IDX)
+    load_pos = _seg(ints, oi, I_LOAD_POS)
+    sgen_pos = _seg(ints, oi, I_SGEN_POS)
+    load_scale = _seg(flts, of, F_LOAD_SCALE)
+    sgen_scale = _seg(flts, of, F_SGEN_SCALE)
+    base_mva = _seg(flts, of, F_BASE_MVA)[0]
+    inv_base = 1.0 / base_mva
+    l_val = _seg(cplx, oc, C_L)
+    u_val = _seg(cplx, oc, C_U)
+    udi = _seg(cplx, oc, C_UDI)
+    c_rhs = _seg(cplx, oc, C_C)
+    v_nl = _seg(cplx, oc, C_VNL)
+    v_slack = _seg(cplx, oc, C_VS)
+    s_const = _seg(cplx, oc, C_SCONST)
+    m = has_inj.shape[0]
+    n_pos = s_const.shape[0]
+
+    # specified injections (and the finiteness check of the inputs)
+    load_p, load_q, sgen_p, sgen_q = inputs
+    s = s_const.copy()
+    chk = 0.0
+    for e in range(load_pos.shape[0]):
+        p = load_p[0, e]
+        q = load_q[0, e]
+        chk += (p + q) * 0.0
+        b = load_pos[e]
+        if b >= 0:
+            f = load_scale[e] * inv_base
+            s[b] -= complex(p * f, q * f)
+    for e in range(sgen_pos.shape[0]):
+        p = sgen_p[0, e]
+        q = sgen_q[0, e]
+        chk += (p + q) * 0.0
+        b = sgen_pos[e]
+        if b >= 0:
+            f = sgen_scale[e] * inv_base
+            s[b] += complex(p * f, q * f)
+    if chk != 0.0:
+        status[0] = -1
+        status[1] = 0
+        return
+
+    # w = D^-1 conj(S): the next right-hand side is D^-1 c + w V / |V|^2
+    w = np.empty(m, dtype=np.complex128)
+    for i in range(m):
+        w[i] = udi[i] * s[i].conjugate()
+    v = v_nl.copy()
+    y = np.empty(m, dtype=np.complex128)
+    inv = np.empty(m)
+    for i in range(m):  # first right-hand side
+        x = v[i]
+        d = 1.0 / (x.real * x.real + x.imag * x.imag)
+        inv[i] = d
+        y[i] = c_rhs[i] + w[i] * x * d if has_inj[i] else c_rhs[i]
     mis = 0.0
     done = False
     it_done = 0
     for it in range(max_iter):
-        for j in range(m):
-            xr = b_re[j]
-            xi = b_im[j]
-            for p in range(l_ptr[j], l_ptr[j + 1]):
-                i = l_idx[p]
-                b_re[i] -= l_re[p] * xr - l_im[p] * xi
-                b_im[i] -= l_re[p] * xi + l_im[p] * xr
-        for j in range(m - 1, -1, -1):
-            xr = b_re[j] * udi_re[j] - b_im[j] * udi_im[j]
-            xi = b_re[j] * udi_im[j] + b_im[j] * udi_re[j]
-            b_re[j] = xr
-            b_im[j] = xi
-            for p in range(u_ptr[j], u_ptr[j + 1]):
-                i = u_idx[p]
-                b_re[i] -= u_re[p] * xr - u_im[p] * xi
-                b_im[i] -= u_re[p] * xi + u_im[p] * xr
-        # fused mismatch at the new iterate and next right-hand side (as in _chunk)
+        for i in range(m):  # forward by rows
+            acc = y[i]
+            for p in range(l_ptr[i], l_ptr[i + 1]):
+                acc -= l_val[p] * y[l_idx[p]]
+            y[i] = acc
         mis = 0.0
-        for j in range(noinj_pos.shape[0]):
-            i = noinj_pos[j]
-            v_re[i] = c_re[i]
-            v_im[i] = c_im[i]
-        for j in range(n_inj):
-            i = inj_pos[j]
-            vr = v_re[i]
-            vi = v_im[i]
-            nr = b_re[i]
-            ni = b_im[i]
-            dvr = nr - vr
-            dvi = ni - vi
-            d = inv[j]
-            rr = (dvr * vr + dvi * vi) * d
-            ri = (dvi * vr - dvr * vi) * d
-            sr = sr_[j]
-            si = si_[j]
-            er = abs(sr * rr - si * ri)
-            ei = abs(sr * ri + si * rr)
-            e = er if er > ei else ei
-            if e > mis or e != e:
-                mis = e
-            dn = 1.0 / (nr * nr + ni * ni)
-            inv[j] = dn
-            v_re[i] = c_re[i] + (sr * nr + si * ni) * dn
-            v_im[i] = c_im[i] + (sr * ni - si * nr) * dn
-        v_re, b_re = b_re, v_re
-        v_im, b_im = b_im, v_im
+        for i in range(m - 1, -1, -1):  # backward by rows, fused (as in _chunk)
+            x = y[i]
+            for p in range(u_ptr[i], u_ptr[i + 1]):
+                x -= u_val[p] * v[u_idx[p]]
+            if has_inj[i]:
+                old = v[i]
+                r = (x - old) * old.conjugate() * inv[i]
+                sr = s[i] * r
+                er = abs(sr.real)
+                ei = abs(sr.imag)
+                e = er if er > ei else ei
+                if e > mis or e != e:
+                    mis = e
+                dn = 1.0 / (x.real * x.real + x.imag * x.imag)
+                inv[i] = dn
+                y[i] = c_rhs[i] + w[i] * x * dn
+            else:
+                y[i] = c_rhs[i]
+            v[i] = x
         it_done = it + 1
         if mis < tol:
             done = True
             break
         if not (mis < DIVERGED_PU):
             break
-    vf_re = np.empty((n_int, 1))
-    vf_im = np.empty((n_int, 1))
+    vf_re = np.empty(n_pos)
+    vf_im = np.empty(n_pos)
     for i in range(m):
-        vf_re[pq_int[i], 0] = v_re[i]
-        vf_im[pq_int[i], 0] = v_im[i]
-    for j in range(slack_int.shape[0]):
-        vf_re[slack_int[j], 0] = vs_re[j]
-        vf_im[slack_int[j], 0] = vs_im[j]
-    _extract(step_ids, vf_re, vf_im, s_re, s_im, netw, outs)
-    outs[7][step] = it_done
-    outs[8][step] = mis
-    outs[9][step] = done
+        vf_re[i] = v[i].real
+        vf_im[i] = v[i].imag
+    for j in range(n_pos - m):
+        vf_re[m + j] = v_slack[j].real
+        vf_im[m + j] = v_slack[j].imag
+    _extract_one(vf_re, vf_im, s, net, out[0])
+    out[0, out.shape[1] - 1] = mis * base_mva
+    status[0] = it_done
+    status[1] = 1 if done else 0
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _extract_one(vf_re, vf_im, s, net, row):  # pragma: no cover - numba
+    """Results of one step from the voltages and injections ``s`` of all positions, into the
+    flat ``row`` (layout as in :func:`solve_one`; the mismatch is written by the caller).
+
+    Magnitudes and angles are computed over the positions in contiguous loops (SIMD), then
+    gathered into ``net.bus`` order.
+    """
+    ints, oi, flts, of, cplx, oc = net
+    ys_ptr = _seg(ints, oi, I_YS_PTR)
+    ys_idx = _seg(ints, oi, I_YS_IDX)
+    br_f = _seg(ints, oi, I_BR_F)
+    br_t = _seg(ints, oi, I_BR_T)
+    bus_pos = _seg(ints, oi, I_BUS_POS)
+    line_br = _seg(ints, oi, I_LINE_BR)
+    line_nan = _seg(ints, oi, I_LINE_NAN)
+    trafo_br = _seg(ints, oi, I_TRAFO_BR)
+    trafo_nan = _seg(ints, oi, I_TRAFO_NAN)
+    eg_slack = _seg(ints, oi, I_EG_SLACK)
+    ref_rad = _seg(flts, of, F_REF_RAD)
+    line_base = _seg(flts, of, F_LINE_BASE)
+    trafo_hv = _seg(flts, of, F_TRAFO_HV)
+    trafo_lv = _seg(flts, of, F_TRAFO_LV)
+    base_mva = _seg(flts, of, F_BASE_MVA)[0]
+    ys_val = _seg(cplx, oc, C_YS)
+    ref = _seg(cplx, oc, C_REF)
+    yff = _seg(cplx, oc, C_YFF)
+    yft = _seg(cplx, oc, C_YFT)
+    ytf = _seg(cplx, oc, C_YTF)
+    ytt = _seg(cplx, oc, C_YTT)
+    n_pos = vf_re.shape[0]
+    n_sl = ys_ptr.shape[0] - 1
+    m = n_pos - n_sl
+    n_bus = bus_pos.shape[0]
+    n_line = line_br.shape[0]
+    n_trafo = trafo_br.shape[0]
+    n_eg = eg_slack.shape[0]
+    rad2deg = 180.0 / np.pi
+    vm = np.empty(n_pos)
+    va = np.empty(n_pos)
+    worst = -1.0
+    for b in range(n_pos):
+        vr = vf_re[b]
+        vi = vf_im[b]
+        rr = ref[b].real
+        ri = ref[b].imag
+        vm[b] = np.sqrt(vr * vr + vi * vi)
+        wr = vr * rr + vi * ri
+        wi = vi * rr - vr * ri
+        va[b] = (ref_rad[b] + _atan_small(wi / wr)) * rad2deg
+        x = abs(wi) - _TAN_FAST * wr
+        worst = x if x > worst else worst
+    if worst > 0.0:  # a large angle: the library function for those
+        for b in range(n_pos):
+            wr = vf_re[b] * ref[b].real + vf_im[b] * ref[b].imag
+            wi = vf_im[b] * ref[b].real - vf_re[b] * ref[b].imag
+            if not (abs(wi) <= _TAN_FAST * wr):
+                va[b] = np.arctan2(vf_im[b], vf_re[b]) * rad2deg
+    for j in range(n_bus):
+        b = bus_pos[j]
+        row[j] = vm[b] if b >= 0 else np.nan
+        row[n_bus + j] = va[b] if b >= 0 else np.nan
+    nbr = br_f.shape[0]
+    i_f2 = np.empty(nbr)
+    i_t2 = np.empty(nbr)
+    loss = 0.0
+    for r in range(nbr):
+        f = br_f[r]
+        t = br_t[r]
+        vfr = vf_re[f]
+        vfi = vf_im[f]
+        vtr = vf_re[t]
+        vti = vf_im[t]
+        a = yff[r]
+        bb = yft[r]
+        c = ytf[r]
+        d = ytt[r]
+        ifr = a.real * vfr - a.imag * vfi + bb.real * vtr - bb.imag * vti
+        ifi = a.real * vfi + a.imag * vfr + bb.real * vti + bb.imag * vtr
+        itr = c.real * vfr - c.imag * vfi + d.real * vtr - d.imag * vti
+        iti = c.real * vfi + c.imag * vfr + d.real * vti + d.imag * vtr
+        i_f2[r] = ifr * ifr + ifi * ifi
+        i_t2[r] = itr * itr + iti * iti
+        loss += (vfr * ifr + vfi * ifi) + (vtr * itr + vti * iti)
+    o = 2 * n_bus
+    for j in range(n_line):
+        r = line_br[j]
+        if r >= 0:
+            a2 = i_f2[r]
+            c2 = i_t2[r]
+            row[o + j] = np.sqrt(a2 if a2 > c2 else c2) * line_base[j]
+        else:
+            row[o + j] = np.nan if line_nan[j] else 0.0
+    o += n_line
+    for j in range(n_trafo):
+        r = trafo_br[j]
+        if r >= 0:
+            a2 = i_f2[r] * trafo_hv[j] * trafo_hv[j]
+            c2 = i_t2[r] * trafo_lv[j] * trafo_lv[j]
+            row[o + j] = np.sqrt(a2 if a2 > c2 else c2)
+        else:
+            row[o + j] = np.nan if trafo_nan[j] else 0.0
+    o += n_trafo
+    for j in range(n_eg):
+        q = eg_slack[j]
+        if q < 0:
+            row[o + j] = 0.0
+            row[o + n_eg + j] = 0.0
+            continue
+        ir = 0.0
+        ii = 0.0
+        for p in range(ys_ptr[q], ys_ptr[q + 1]):
+            c = ys_idx[p]
+            yv = ys_val[p]
+            ir += yv.real * vf_re[c] - yv.imag * vf_im[c]
+            ii += yv.real * vf_im[c] + yv.imag * vf_re[c]
+        vr = vf_re[m + q]
+        vi = vf_im[m + q]
+        row[o + j] = (vr * ir + vi * ii - s[m + q].real) * base_mva
+        row[o + n_eg + j] = (vi * ir - vr * ii - s[m + q].imag) * base_mva
+    o += 2 * n_eg
+    row[o] = loss * base_mva
