@@ -280,8 +280,8 @@ def _level_order(lower) -> np.ndarray:
     consecutive columns of equal height do not depend on each other. The triangular solves
     then no longer run one long dependency chain (a feeder's trunk, bus after bus, each
     waiting for the previous update): the processor overlaps the updates of the different
-    feeders and branches. Measured on the reference feeder: the scalar single-step solve
-    takes about half the time.
+    feeders and branches. Measured on the reference feeder (before the other changes of
+    the same commit): the scalar single-step kernel went from 64 to 54 us.
 
     Parameters
     ----------

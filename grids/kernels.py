@@ -46,7 +46,7 @@ float_offsets, cplx, cplx_offsets)``: every per-network array is a segment of on
 packed arrays, segment ``k`` being ``packed[offsets[k]:offsets[k + 1]]`` (built by
 :mod:`grids.netpack`; the ``I_*``, ``F_*`` and ``C_*`` constants below name the segments).
 A call therefore passes six arrays rather than fifty: numba's dispatcher checks the type of
-every argument on each call, which cost about 6 us of a 50 us single step.
+every argument on each call: 7 us per call with the fifty arrays, 2 us now (measured).
 
 Buses are numbered by *position*: ``0 .. m-1`` the non-slack buses in LU order, then the
 slack buses.
@@ -67,9 +67,9 @@ from numba import njit
 DIVERGED_PU = 1e6
 
 #: Steps per chunk of a batch. The inner loops run over the lanes of a chunk; LLVM vectorises
-#: them when they are long enough (measured on the reference feeder, 1 thread, whole batch:
-#: 11.9 us per step at 64 lanes, 13.6 at 32, 17.1 at 16, 21.1 at 8). Single steps use the
-#: scalar kernel :func:`solve_one` instead.
+#: them when they are long enough (measured on the reference feeder, 1 thread, 8,192 steps:
+#: 9.9 us per step at 64 lanes, 9.3 at 128, 10.5 at 32, 14.0 at 16; 64 keeps a chunk's
+#: working set near the L2 cache). Single steps use the scalar kernel :func:`solve_one`.
 LANES = 64
 
 #: LLVM fast-math flags of the lane loops: reassociation and contraction (FMA) let them
@@ -669,11 +669,17 @@ def solve_one(net, inputs, out, status, tol, max_iter):  # pragma: no cover - nu
 
     # w = D^-1 conj(S): the next right-hand side is D^-1 c + w V / |V|^2
     w = np.empty(m, dtype=np.complex128)
+    s_re = np.empty(m)
+    s_im = np.empty(m)
     for i in range(m):
         w[i] = udi[i] * s[i].conjugate()
-    v = v_nl.copy()
+        s_re[i] = s[i].real
+        s_im[i] = s[i].imag
+    v = v_nl.copy()       # the iterate
+    vn = np.empty(m, dtype=np.complex128)  # the next one (the two swap each iteration)
     y = np.empty(m, dtype=np.complex128)
     inv = np.empty(m)
+    err = np.empty(m)
     for i in range(m):  # first right-hand side
         x = v[i]
         d = 1.0 / (x.real * x.real + x.imag * x.imag)
@@ -688,26 +694,43 @@ def solve_one(net, inputs, out, status, tol, max_iter):  # pragma: no cover - nu
             for p in range(l_ptr[i], l_ptr[i + 1]):
                 acc -= l_val[p] * y[l_idx[p]]
             y[i] = acc
-        mis = 0.0
-        for i in range(m - 1, -1, -1):  # backward by rows, fused (as in _chunk)
+        for i in range(m - 1, -1, -1):  # backward by rows
             x = y[i]
             for p in range(u_ptr[i], u_ptr[i + 1]):
-                x -= u_val[p] * v[u_idx[p]]
-            if has_inj[i]:
-                old = v[i]
-                r = (x - old) * old.conjugate() * inv[i]
-                sr = s[i] * r
-                er = abs(sr.real)
-                ei = abs(sr.imag)
-                e = er if er > ei else ei
-                if e > mis or e != e:
-                    mis = e
-                dn = 1.0 / (x.real * x.real + x.imag * x.imag)
-                inv[i] = dn
-                y[i] = c_rhs[i] + w[i] * x * dn
-            else:
-                y[i] = c_rhs[i]
-            v[i] = x
+                x -= u_val[p] * vn[u_idx[p]]
+            vn[i] = x
+        # mismatch and next right-hand side, bus by bus in one branch-free loop (SIMD:
+        # unlike in _chunk, where the lanes are the vector, here the buses must be)
+        for i in range(m):
+            x = vn[i]
+            old = v[i]
+            xr = x.real
+            xi = x.imag
+            vr = old.real
+            vi = old.imag
+            dvr = xr - vr
+            dvi = xi - vi
+            d = inv[i]
+            rr = (dvr * vr + dvi * vi) * d
+            ri = (dvi * vr - dvr * vi) * d
+            sr = s_re[i]
+            si = s_im[i]
+            er = abs(sr * rr - si * ri)
+            ei = abs(sr * ri + si * rr)
+            inj = has_inj[i] != 0
+            err[i] = (er if er > ei else ei) if inj else 0.0
+            dn = 1.0 / (xr * xr + xi * xi)
+            inv[i] = dn
+            y[i] = c_rhs[i] + w[i] * x * dn if inj else c_rhs[i]
+        v, vn = vn, v
+        # max over buses on the bit patterns: for non-negative doubles the integer order is
+        # the float order, and a NaN (sign cleared by abs) is above inf, so it wins
+        bits = err.view(np.int64)
+        top = np.int64(0)
+        for i in range(m):
+            top = bits[i] if bits[i] > top else top
+        bits[0] = top
+        mis = err[0]
         it_done = it + 1
         if mis < tol:
             done = True
@@ -768,7 +791,7 @@ def _extract_one(vf_re, vf_im, s, net, row):  # pragma: no cover - numba
     rad2deg = 180.0 / np.pi
     vm = np.empty(n_pos)
     va = np.empty(n_pos)
-    worst = -1.0
+    n_large = 0.0  # a count, not a max: a sum reduction keeps the loop SIMD
     for b in range(n_pos):
         vr = vf_re[b]
         vi = vf_im[b]
@@ -778,9 +801,8 @@ def _extract_one(vf_re, vf_im, s, net, row):  # pragma: no cover - numba
         wr = vr * rr + vi * ri
         wi = vi * rr - vr * ri
         va[b] = (ref_rad[b] + _atan_small(wi / wr)) * rad2deg
-        x = abs(wi) - _TAN_FAST * wr
-        worst = x if x > worst else worst
-    if worst > 0.0:  # a large angle: the library function for those
+        n_large += 1.0 if abs(wi) > _TAN_FAST * wr else 0.0
+    if n_large > 0.0:  # a large angle: the library function for those
         for b in range(n_pos):
             wr = vf_re[b] * ref[b].real + vf_im[b] * ref[b].imag
             wi = vf_im[b] * ref[b].real - vf_re[b] * ref[b].imag
