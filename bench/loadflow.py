@@ -10,8 +10,9 @@ For each grid, in one run, it prints the time per step of:
   single step called from Python (including result extraction), per step;
 
 plus the ratios, and for the reference feeder the cold start (first solve of a new process
-with the kernels cached on disk, measured in a subprocess). Timings are medians of repeats;
-on a shared machine read them as orders of magnitude and ratios.
+with the kernels cached on disk, measured in a subprocess). Timings are medians of repeats
+(ours also the best repeat, in the progress lines); on a shared machine read them as orders of
+magnitude and ratios: two identical runs here differed by up to 1.8x in the single step.
 
 Usage::
 
@@ -85,14 +86,19 @@ def draws(net, n_steps: int, seed: int = 0):
     return load_p, load_q, sgen_p
 
 
-def median_time(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls [s]."""
+def wall_times(fn, repeats: int) -> np.ndarray:
+    """Wall times of ``repeats`` calls of ``fn()`` [s]."""
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+    return np.array(ts)
+
+
+def median_time(fn, repeats: int) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls [s]."""
+    return float(np.median(wall_times(fn, repeats)))
 
 
 def bench_runpp(net, load_p, load_q, sgen_p, n_calls: int) -> float:
@@ -211,16 +217,19 @@ def bench_grid(name: str, n_batch: int, threads: int, args) -> dict:
     compile_s = time.perf_counter() - t0
     lf.run(load_p[:70], load_q[:70], sgen_p[:70])  # warm (kernels from the disk cache)
     res = lf.run(load_p, load_q, sgen_p)
-    ours_batch = median_time(lambda: lf.run(load_p, load_q, sgen_p), args.repeats) / n_batch
+    batch_ts = wall_times(lambda: lf.run(load_p, load_q, sgen_p), args.repeats) / n_batch
     n_single = min(args.single_calls, n_batch)
 
     def singles():
         for i in range(n_single):
             lf.run(load_p[i], load_q[i], sgen_p[i])
-    ours_single = median_time(singles, 3) / n_single
+    single_ts = wall_times(singles, 7) / n_single
+    ours_batch, ours_single = float(np.median(batch_ts)), float(np.median(single_ts))
     row = dict(grid=name, n_bus=len(net.bus), n_load=len(net.load), n_sgen=len(net.sgen),
                n_batch=n_batch, compile_s=compile_s, ours_batch_s=ours_batch,
-               ours_single_s=ours_single, iterations_mean=float(res.iterations.mean()),
+               ours_single_s=ours_single, ours_batch_min_s=float(batch_ts.min()),
+               ours_single_min_s=float(single_ts.min()),
+               iterations_mean=float(res.iterations.mean()),
                all_converged=bool(res.all_converged), numba_threads=numba.get_num_threads())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -275,8 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         row = bench_grid(name, n_batch, args.threads, args)
         rows.append(row)
         print(f"  {name}: done in {time.perf_counter() - t0:.0f} s "
-              f"(ours {row['ours_batch_s'] * 1e6:.2f} us/step batch, "
-              f"{row['ours_single_s'] * 1e6:.1f} us single; PGM best "
+              f"(ours, median [best]: {row['ours_batch_s'] * 1e6:.2f} "
+              f"[{row['ours_batch_min_s'] * 1e6:.2f}] us/step batch, "
+              f"{row['ours_single_s'] * 1e6:.1f} [{row['ours_single_min_s'] * 1e6:.1f}] us "
+              f"single; PGM best "
               f"{row['pgm_best_s'] * 1e6:.1f} us/step; PGM |dVm| vs ours "
               f"{row['pgm_max_dvm_pu']:.1e} p.u.)", flush=True)
     print_table(rows)
