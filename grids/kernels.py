@@ -17,7 +17,12 @@ One iteration is two passes over the buses:
 * forward substitution with ``L`` by rows (each bus gathers from the buses below it in the
   elimination tree and is written once);
 * backward substitution with ``U`` by rows, fused with everything the new voltage of a bus
-  allows at once: its power mismatch and the right-hand side of the next iteration.
+  allows at once: its power mismatch and the right-hand side of the next iteration. (The
+  single-step kernel does the latter in a third, branch-free pass over the buses instead, so
+  that it vectorises over buses: 0.8 instead of 1.6 us per iteration on the reference feeder.)
+
+The diagonal of ``U`` is moved off the dependency chains (``Y_pp = L D U1``; the kernels hold
+``D^-1 L D`` and ``D^-1 U``, see :mod:`grids.netpack`).
 
 The true power mismatch at the new iterate is free: the linear system is solved exactly, so
 ``S_calc - S = S (V_new - V_old) / V_old`` at every bus with an injection (buses without one

@@ -243,6 +243,14 @@ def test_small_nan_input_raises_before_solving():
     sgen_p[1, 1] = np.inf
     with pytest.raises(LoadflowInputError, match=r"sgen_p_mw.*sgen 1 .*step 1"):
         lf.run(None, None, sgen_p)
+    # the single-step kernel checks its inputs too
+    with pytest.raises(LoadflowInputError, match=r"load_p_mw.*load 2 .*step 0"):
+        lf.run(load_p[3], load_q[3], sgen_p[3])
+    # a non-finite value in a later chunk of a large (threaded) batch
+    big_p, big_q, big_s = draws(net, 200, seed=3)
+    big_q[150, 0] = -np.inf
+    with pytest.raises(LoadflowInputError, match=r"load_q_mvar.*load 0 .*step 150"):
+        lf.run(big_p, big_q, big_s, parallel=True)
     with pytest.raises(LoadflowInputError, match=r"shape"):
         lf.run(load_p_mw=np.zeros((5, 3)))
     with pytest.raises(LoadflowInputError, match=r"steps"):
@@ -267,6 +275,10 @@ def test_small_non_converged_step_is_flagged_and_isolated():
     others = [0, 1, 2, 3, 5]
     assert res.converged[others].all()
     np.testing.assert_array_equal(res.vm_pu[others], good.vm_pu[others])
+    # the same step alone (single-step kernel, then the batch path's Newton fallback)
+    one = lf.run(load_p[4], load_q[4], sgen_p[4])
+    assert not one.converged[0] and one.newton_fallback[0]
+    assert np.all(np.isnan(one.vm_pu[0])) and np.isnan(one.losses_mw[0])
 
 
 def test_small_newton_fallback_near_the_limit():
