@@ -19,8 +19,12 @@ Design decisions
   flagged ``converged = False`` with its iterations and mismatch, and all its numbers are NaN
   (never silently returned). Other steps of the batch are unaffected.
 * Islanded or out-of-service buses are not energised: NaN voltages, ``energised = False``.
-* Inputs are checked before solving: a NaN or infinite value raises
-  :class:`testbed.errors.LoadflowInputError` naming the argument, the element and the step.
+* Inputs are checked as the kernels read them, before a step is iterated on: a NaN or
+  infinite value raises :class:`testbed.errors.LoadflowInputError` naming the argument, the
+  element and the step, and no result is returned (other chunks of the batch may have been
+  solved meanwhile; a chunk with such a value never is).
+* Single steps (1-D inputs, as the grid simulator calls it) take a scalar kernel and return
+  read-only views of one row; batches return one array per result.
 """
 
 from __future__ import annotations
