@@ -418,6 +418,27 @@ def _branch_lanes(r, vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, i_f2, i_t2, l
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _from_power_lanes(r, vf_re, vf_im, yff, yft, br_f, br_t, p_out, q_out
+                      ):  # pragma: no cover - numba
+    """Power flowing into branch ``r`` at its from bus, ``V_f conj(I_f)`` [p.u.], per lane."""
+    f = br_f[r]
+    t = br_t[r]
+    a_r = yff[r].real
+    a_i = yff[r].imag
+    b_r = yft[r].real
+    b_i = yft[r].imag
+    for k in range(p_out.shape[0]):
+        vfr = vf_re[f, k]
+        vfi = vf_im[f, k]
+        vtr = vf_re[t, k]
+        vti = vf_im[t, k]
+        ifr = a_r * vfr - a_i * vfi + b_r * vtr - b_i * vti
+        ifi = a_r * vfi + a_i * vfr + b_r * vti + b_i * vtr
+        p_out[k] = vfr * ifr + vfi * ifi
+        q_out[k] = vfi * ifr - vfr * ifi
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover - numba
     """Results of the lanes of a chunk from the voltages of all positions ``[n_pos, K]``.
 
@@ -448,6 +469,7 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
     ytf = _seg(cplx, oc, C_YTF)
     ytt = _seg(cplx, oc, C_YTT)
     o_vm, o_va, o_line, o_trafo, o_egp, o_egq, o_loss = outs[:7]
+    o_tp, o_tq = outs[10], outs[11]
     K = step_ids.shape[0]
     s0 = step_ids[0]  # the steps of a chunk are consecutive
     n_pos = vf_re.shape[0]
@@ -525,10 +547,17 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
                 t_a[k] = np.sqrt(a if a > c else c)
             for k in range(K):
                 o_trafo[s0 + k, j] = t_a[k]
+            # HV-side power (the branch's from end is the HV bus, as in pandapower's ppc)
+            _from_power_lanes(r, vf_re, vf_im, yff, yft, br_f, br_t, i_f2, i_t2)
+            for k in range(K):
+                o_tp[s0 + k, j] = i_f2[k] * base_mva
+                o_tq[s0 + k, j] = i_t2[k] * base_mva
         else:
             fill = np.nan if trafo_nan[j] else 0.0
             for k in range(K):
                 o_trafo[s0 + k, j] = fill
+                o_tp[s0 + k, j] = fill
+                o_tq[s0 + k, j] = fill
     for j in range(br_other.shape[0]):
         _branch_lanes(br_other[j], vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, i_f2, i_t2,
                       loss)
@@ -585,8 +614,8 @@ def solve_chunks(c0, c1, lanes, n_steps, net, inputs, outs, tol, max_iter):  # p
     outs
         Output arrays written in place: ``(vm_pu, va_degree, line_loading_percent,
         trafo_loading_percent, ext_grid_p_mw, ext_grid_q_mvar, losses_mw, iterations,
-        max_mismatch_pu, converged)``. ``iterations`` is -1 for the steps of a chunk whose
-        inputs hold a non-finite value (not solved).
+        max_mismatch_pu, converged, trafo_p_hv_mw, trafo_q_hv_mvar)``. ``iterations`` is -1
+        for the steps of a chunk whose inputs hold a non-finite value (not solved).
     tol
         Mismatch tolerance [p.u.], ``max(|dP|, |dQ|)`` over buses.
     max_iter
@@ -620,7 +649,8 @@ def solve_one(net, inputs, out, status, tol, max_iter):  # pragma: no cover - nu
         ``[1, width]`` float64 row, written in place, in this order: ``vm_pu``,
         ``va_degree`` ``[n_bus]`` each, ``line_loading_percent`` ``[n_line]``,
         ``trafo_loading_percent`` ``[n_trafo]``, ``ext_grid_p_mw``, ``ext_grid_q_mvar``
-        ``[n_ext_grid]`` each, ``losses_mw``, max mismatch [MVA].
+        ``[n_ext_grid]`` each, ``trafo_p_hv_mw``, ``trafo_q_hv_mvar`` ``[n_trafo]`` each,
+        ``losses_mw``, max mismatch [MVA].
     status
         ``[2]`` int64, written: iterations (-1: an input value is NaN or infinite, nothing
         solved) and 1 if converged else 0.
@@ -858,11 +888,31 @@ def _extract_one(vf_re, vf_im, s, net, row):  # pragma: no cover - numba
         else:
             row[o + j] = np.nan if trafo_nan[j] else 0.0
     o += n_trafo
+    o_eg = o
+    o += 2 * n_eg
+    for j in range(n_trafo):  # HV-side power (branch from end = HV bus)
+        r = trafo_br[j]
+        if r >= 0:
+            vfr = vf_re[br_f[r]]
+            vfi = vf_im[br_f[r]]
+            vtr = vf_re[br_t[r]]
+            vti = vf_im[br_t[r]]
+            a = yff[r]
+            bb = yft[r]
+            ifr = a.real * vfr - a.imag * vfi + bb.real * vtr - bb.imag * vti
+            ifi = a.real * vfi + a.imag * vfr + bb.real * vti + bb.imag * vtr
+            row[o + j] = (vfr * ifr + vfi * ifi) * base_mva
+            row[o + n_trafo + j] = (vfi * ifr - vfr * ifi) * base_mva
+        else:
+            fill = np.nan if trafo_nan[j] else 0.0
+            row[o + j] = fill
+            row[o + n_trafo + j] = fill
+    o += 2 * n_trafo
     for j in range(n_eg):
         q = eg_slack[j]
         if q < 0:
-            row[o + j] = 0.0
-            row[o + n_eg + j] = 0.0
+            row[o_eg + j] = 0.0
+            row[o_eg + n_eg + j] = 0.0
             continue
         ir = 0.0
         ii = 0.0
@@ -873,7 +923,6 @@ def _extract_one(vf_re, vf_im, s, net, row):  # pragma: no cover - numba
             ii += yv.real * vf_im[c] + yv.imag * vf_re[c]
         vr = vf_re[m + q]
         vi = vf_im[m + q]
-        row[o + j] = (vr * ir + vi * ii - s[m + q].real) * base_mva
-        row[o + n_eg + j] = (vi * ir - vr * ii - s[m + q].imag) * base_mva
-    o += 2 * n_eg
+        row[o_eg + j] = (vr * ir + vi * ii - s[m + q].real) * base_mva
+        row[o_eg + n_eg + j] = (vi * ir - vr * ii - s[m + q].imag) * base_mva
     row[o] = loss * base_mva

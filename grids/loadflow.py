@@ -88,6 +88,10 @@ class LoadFlowResult:
         pandapower's ``trafo_loading='current'`` [%], ``[n_steps, n_trafo]``.
     ext_grid_p_mw, ext_grid_q_mvar
         Power supplied by each ext_grid [MW], [Mvar], ``[n_steps, n_ext_grid]``.
+    trafo_p_hv_mw, trafo_q_hv_mvar
+        Power flowing into each transformer at its HV side [MW], [Mvar], ``[n_steps,
+        n_trafo]`` (pandapower's ``res_trafo.p_hv_mw``, ``q_hv_mvar``); 0 for out-of-service
+        transformers, NaN where pandapower reports NaN.
     losses_mw
         Active losses of all branches (lines, transformers incl. iron losses) [MW],
         ``[n_steps]``.
@@ -111,6 +115,8 @@ class LoadFlowResult:
     trafo_loading_percent: np.ndarray
     ext_grid_p_mw: np.ndarray
     ext_grid_q_mvar: np.ndarray
+    trafo_p_hv_mw: np.ndarray
+    trafo_q_hv_mvar: np.ndarray
     losses_mw: np.ndarray
     converged: np.ndarray
     iterations: np.ndarray
@@ -161,6 +167,8 @@ class LoadFlowResult:
                                            "trafo"),
             "ext_grid_p_mw": frame(self.ext_grid_p_mw, self.ext_grid_index, "ext_grid"),
             "ext_grid_q_mvar": frame(self.ext_grid_q_mvar, self.ext_grid_index, "ext_grid"),
+            "trafo_p_hv_mw": frame(self.trafo_p_hv_mw, self.trafo_index, "trafo"),
+            "trafo_q_hv_mvar": frame(self.trafo_q_hv_mvar, self.trafo_index, "trafo"),
             "summary": pd.DataFrame({
                 "losses_mw": self.losses_mw, "converged": self.converged,
                 "iterations": self.iterations, "max_mismatch_mva": self.max_mismatch_mva,
@@ -210,8 +218,8 @@ class LoadFlow:
         # the six arrays the kernels take (grids.netpack), as a plain tuple
         self._net = tuple(pack_network(c))
         self._int_of_pos = positions(c)
-        sizes = (c.n_bus, c.n_bus, len(c.line_index), len(c.trafo_index),
-                 len(c.ext_grid_index), len(c.ext_grid_index), 1, 1)
+        n_tr, n_eg = len(c.trafo_index), len(c.ext_grid_index)
+        sizes = (c.n_bus, c.n_bus, len(c.line_index), n_tr, n_eg, n_eg, n_tr, n_tr, 1, 1)
         self._one_offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes)]))
         self._defaults = {
             "load_p_mw": c.load_p0[None, :].copy(),
@@ -331,9 +339,9 @@ class LoadFlow:
         status.setflags(write=False)
         return LoadFlowResult(
             row[:, o[0]:o[1]], row[:, o[1]:o[2]], row[:, o[2]:o[3]], row[:, o[3]:o[4]],
-            row[:, o[4]:o[5]], row[:, o[5]:o[6]], row[:, o[6]], _TRUE_1, status[0:1],
-            row[:, o[7]], _FALSE_1, c.energised, c.bus_index, c.line_index, c.trafo_index,
-            c.ext_grid_index)
+            row[:, o[4]:o[5]], row[:, o[5]:o[6]], row[:, o[6]:o[7]], row[:, o[7]:o[8]],
+            row[:, o[8]], _TRUE_1, status[0:1], row[:, o[9]], _FALSE_1, c.energised,
+            c.bus_index, c.line_index, c.trafo_index, c.ext_grid_index)
 
     def _solve_batch(self, n_steps: int, ins: tuple, parallel: bool | None
                      ) -> LoadFlowResult:
@@ -346,8 +354,9 @@ class LoadFlow:
             np.empty((n_steps, n_eg)), np.empty((n_steps, n_eg)), np.empty(n_steps),
             np.zeros(n_steps, dtype=np.int64), np.empty(n_steps),
             np.zeros(n_steps, dtype=np.bool_),
+            np.empty((n_steps, len(c.trafo_index))), np.empty((n_steps, len(c.trafo_index))),
         )
-        vm, va, line, trafo, egp, egq, loss, iters, mism, conv = outs
+        vm, va, line, trafo, egp, egq, loss, iters, mism, conv, tp, tq = outs
         lanes = self.lanes
         n_chunks = -(-n_steps // lanes)
         threads = self.threads if parallel is not False else 1
@@ -372,15 +381,15 @@ class LoadFlow:
             self._fallback(np.flatnonzero(~conv), ins, outs, fallback)
             bad = ~conv
             if bad.any():
-                for a in (vm, va, line, trafo, egp, egq, loss):
+                for a in (vm, va, line, trafo, egp, egq, loss, tp, tq):
                     a[bad] = np.nan
         if c.base_mva != 1.0:
             mism *= c.base_mva
         for a in outs:
             a.flags.writeable = False
         fallback.flags.writeable = False
-        return LoadFlowResult(vm, va, line, trafo, egp, egq, loss, conv, iters, mism, fallback,
-                              c.energised, c.bus_index, c.line_index, c.trafo_index,
+        return LoadFlowResult(vm, va, line, trafo, egp, egq, tp, tq, loss, conv, iters, mism,
+                              fallback, c.energised, c.bus_index, c.line_index, c.trafo_index,
                               c.ext_grid_index)
 
     def _s_spec(self, step: int, ins: tuple) -> np.ndarray:

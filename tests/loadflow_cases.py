@@ -183,6 +183,8 @@ def max_differences(res, step: int, ref) -> dict[str, float]:
                                       ref.res_trafo["loading_percent"]),
         "ext_grid_p_mw": diff(res.ext_grid_p_mw[step], ref.res_ext_grid["p_mw"]),
         "ext_grid_q_mvar": diff(res.ext_grid_q_mvar[step], ref.res_ext_grid["q_mvar"]),
+        "trafo_p_hv_mw": diff(res.trafo_p_hv_mw[step], ref.res_trafo["p_hv_mw"]),
+        "trafo_q_hv_mvar": diff(res.trafo_q_hv_mvar[step], ref.res_trafo["q_hv_mvar"]),
         "v_pu": float(np.nanmax(np.abs(v_ours - v_ref))) if np.isfinite(v_ref).any() else 0.0,
         "losses_mw": abs(float(res.losses_mw[step]) - float(
             np.nansum(ref.res_line["pl_mw"]) + np.nansum(ref.res_trafo["pl_mw"]))),
@@ -199,5 +201,7 @@ def assert_exact(res, step: int, ref) -> dict[str, float]:
     assert d["trafo_loading_percent"] < LOADING_MAX_PERCENT, d
     assert d["ext_grid_p_mw"] < POWER_MAX_MW, d
     assert d["ext_grid_q_mvar"] < POWER_MAX_MW, d
+    assert d["trafo_p_hv_mw"] < POWER_MAX_MW, d
+    assert d["trafo_q_hv_mvar"] < POWER_MAX_MW, d
     assert d["losses_mw"] < POWER_MAX_MW, d
     return d
