@@ -82,7 +82,8 @@ class CompiledNet:
         Internal index and fixed complex voltage [p.u.] of each slack bus. [n_slack]
     pq_int
         Internal index of each non-slack bus, in the order of the ``Y_pp`` rows, which is the
-        fill-reducing order of the LU factors (no permutation left). [n_pq]
+        fill-reducing order of the LU factors renumbered level by level in the elimination
+        tree (:func:`_level_order`; no permutation left). [n_pq]
     pos_of_int
         Position of each internal bus in ``pq_int`` (``-1`` for slack buses). [n_int]
     c_re, c_im
