@@ -196,6 +196,12 @@ class LoadFlow:
     threads
         Threads for batches (default: ``numba.get_num_threads()``, i.e. ``NUMBA_NUM_THREADS``
         or the number of cores). May be changed on the instance.
+    float32_iterations
+        Iterations of a batch done in float32 before the float64 ones (default
+        :data:`grids.kernels.F32_ITERS`, 4; 0: float64 only). They only choose the starting
+        point of the float64 iterations, which alone decide convergence, so the results
+        meet the same tolerance either way (they differ by the convergence error, about
+        1e-10 p.u. at the default tolerance). Single steps are always solved in float64.
 
     Raises
     ------
@@ -206,7 +212,8 @@ class LoadFlow:
     """
 
     def __init__(self, net, *, tolerance_mva: float = 1e-11, max_iteration: int = 100,
-                 newton_fallback: bool = True, threads: int | None = None):
+                 newton_fallback: bool = True, threads: int | None = None,
+                 float32_iterations: int | None = None):
         self.compiled: CompiledNet = compile_net(net)
         c = self.compiled
         self.tolerance_mva = float(tolerance_mva)
@@ -214,6 +221,10 @@ class LoadFlow:
         self.newton_fallback = bool(newton_fallback)
         self.threads = int(threads) if threads else numba.get_num_threads()
         self.lanes = kernels.LANES
+        self.float32_iterations = (kernels.F32_ITERS if float32_iterations is None
+                                   else int(float32_iterations))
+        if self.float32_iterations < 0:
+            raise ValueError(f"float32_iterations: {float32_iterations}, must be >= 0")
         self._tol_pu = self.tolerance_mva / c.base_mva
         # the six arrays the kernels take (grids.netpack), as a plain tuple
         self._net = tuple(pack_network(c))
@@ -348,21 +359,26 @@ class LoadFlow:
         """Steps in chunks of lanes, on the thread pool when large (see :meth:`run`)."""
         c = self.compiled
         n_eg = len(c.ext_grid_index)
+        n_tr = len(c.trafo_index)
+        # the kernels write element-major arrays [n_element, n_steps] (a chunk's lanes are
+        # then consecutive in memory, see kernels._extract); results are their transposes
         outs = (
-            np.empty((n_steps, c.n_bus)), np.empty((n_steps, c.n_bus)),
-            np.empty((n_steps, len(c.line_index))), np.empty((n_steps, len(c.trafo_index))),
-            np.empty((n_steps, n_eg)), np.empty((n_steps, n_eg)), np.empty(n_steps),
+            np.empty((c.n_bus, n_steps)), np.empty((c.n_bus, n_steps)),
+            np.empty((len(c.line_index), n_steps)), np.empty((n_tr, n_steps)),
+            np.empty((n_eg, n_steps)), np.empty((n_eg, n_steps)), np.empty(n_steps),
             np.zeros(n_steps, dtype=np.int64), np.empty(n_steps),
-            np.zeros(n_steps, dtype=np.bool_),
-            np.empty((n_steps, len(c.trafo_index))), np.empty((n_steps, len(c.trafo_index))),
+            np.zeros(n_steps, dtype=np.bool_), np.empty((n_tr, n_steps)),
+            np.empty((n_tr, n_steps)),
         )
-        vm, va, line, trafo, egp, egq, loss, iters, mism, conv, tp, tq = outs
+        vm, va, line, trafo, egp, egq, loss, iters, mism, conv, tp, tq = (
+            a.T for a in outs)
         lanes = self.lanes
         n_chunks = -(-n_steps // lanes)
         threads = self.threads if parallel is not False else 1
         if parallel is None and n_steps <= SERIAL_MAX_STEPS:
             threads = 1
-        args = (n_steps, self._net, ins, outs, self._tol_pu, self.max_iteration)
+        args = (n_steps, self._net, ins, outs, self._tol_pu, self.max_iteration,
+                self.float32_iterations)
         if threads <= 1 or n_chunks < 2:
             kernels.solve_chunks(0, n_chunks, lanes, *args)
         else:
@@ -385,7 +401,7 @@ class LoadFlow:
                     a[bad] = np.nan
         if c.base_mva != 1.0:
             mism *= c.base_mva
-        for a in outs:
+        for a in (*outs, vm, va, line, trafo, egp, egq, tp, tq):
             a.flags.writeable = False
         fallback.flags.writeable = False
         return LoadFlowResult(vm, va, line, trafo, egp, egq, tp, tq, loss, conv, iters, mism,
