@@ -39,6 +39,12 @@ lane has converged or stopped, and a lane's voltages are frozen at the iteration
 converges, so a step's result does not depend on the other steps of its batch. A single step
 uses :func:`solve_one` (scalar complex arithmetic, no lane loops).
 
+A batch chunk first does :data:`F32_ITERS` iterations in float32 on the deviation from the
+no-load voltage (:func:`_iterate_f32`: twice the lanes per SIMD register, no mismatch), then
+float64 iterations from there until the float64 mismatch is below the tolerance: on the
+reference feeder 4 + 2 instead of 6 float64 iterations. Convergence is only ever decided in
+float64, so the result meets the same tolerance as from ``V_nl``.
+
 The iteration contracts at a rate of roughly ``|Z S| / |V|^2`` (a few percent on LV feeders
 at normal load, six to eight iterations to 1e-11); near the loadability limit it slows and
 then diverges, while Newton-Raphson still converges. :mod:`grids.loadflow` therefore re-solves
@@ -607,10 +613,14 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
     (ys_ptr, ys_idx, br_f, br_t, bus_pos, line_br, line_nan, trafo_br, trafo_nan, eg_slack,
      br_other, ref_rad, line_base, trafo_hv, trafo_lv, base_mva, ys_val, ref, yff, yft, ytf,
      ytt) = _result_arrays(net)
-    o_vm, o_va, o_line, o_trafo, o_egp, o_egq, o_loss = outs[:7]
-    o_tp, o_tq = outs[10], outs[11]
     K = step_ids.shape[0]
     s0 = step_ids[0]  # the steps of a chunk are consecutive
+    o_vm, o_va, o_line, o_trafo, o_egp, o_egq, o_loss = outs[:7]
+    o_tp, o_tq = outs[10], outs[11]
+    s1 = s0 + K
+    # the outputs are written through the chunk's part of a row, o[j, s0:s1], indexed by
+    # the lane: indexed by the step s0 + k instead, LLVM cannot drop numba's negative-index
+    # wraparound and does not vectorise the stores (measured: the bus loop twice as slow)
     n_pos = vf_re.shape[0]
     n_sl = ys_ptr.shape[0] - 1
     m = n_pos - n_sl
@@ -619,10 +629,12 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
     n_big = 0  # lane-bus pairs beyond the series' range (an integer sum: still SIMD)
     for j in range(bus_pos.shape[0]):
         b = bus_pos[j]
+        vm_row = o_vm[j, s0:s1]
+        va_row = o_va[j, s0:s1]
         if b < 0:
             for k in range(K):
-                o_vm[j, s0 + k] = np.nan
-                o_va[j, s0 + k] = np.nan
+                vm_row[k] = np.nan
+                va_row[k] = np.nan
             continue
         rr = ref[b].real
         ri = ref[b].imag
@@ -630,11 +642,11 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
         for k in range(K):
             vr = vf_re[b, k]
             vi = vf_im[b, k]
-            o_vm[j, s0 + k] = np.sqrt(vr * vr + vi * vi)
+            vm_row[k] = np.sqrt(vr * vr + vi * vi)
             # w = V * conj(ref): near the positive real axis
             wr = vr * rr + vi * ri
             wi = vi * rr - vr * ri
-            o_va[j, s0 + k] = (a0 + _atan_small(wi / wr)) * rad2deg
+            va_row[k] = (a0 + _atan_small(wi / wr)) * rad2deg
             n_big += 1 if abs(wi) > _TAN_FAST * wr else 0
     if n_big > 0:  # a large angle: the library function for those
         for j in range(bus_pos.shape[0]):
@@ -657,42 +669,36 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
         if r >= 0:
             fac2 = line_base[j] * line_base[j]
             _branch_lanes(r, vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, fac2, fac2,
-                          o_line[j, s0:s0 + K], loss)
+                          o_line[j, s0:s1], loss)
         else:
-            fill = np.nan if line_nan[j] else 0.0
-            for k in range(K):
-                o_line[j, s0 + k] = fill
+            o_line[j, s0:s1] = np.nan if line_nan[j] else 0.0
     for j in range(trafo_br.shape[0]):
         r = trafo_br[j]
         if r >= 0:
             _branch_lanes(r, vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t,
                           trafo_hv[j] * trafo_hv[j], trafo_lv[j] * trafo_lv[j],
-                          o_trafo[j, s0:s0 + K], loss)
+                          o_trafo[j, s0:s1], loss)
             # HV-side power (the branch's from end is the HV bus, as in pandapower's ppc)
             _from_power_lanes(r, vf_re, vf_im, yff, yft, br_f, br_t, i_f2, i_t2)
-            for k in range(K):
-                o_tp[j, s0 + k] = i_f2[k] * base_mva
-                o_tq[j, s0 + k] = i_t2[k] * base_mva
+            o_tp[j, s0:s1] = i_f2 * base_mva
+            o_tq[j, s0:s1] = i_t2 * base_mva
         else:
             fill = np.nan if trafo_nan[j] else 0.0
-            for k in range(K):
-                o_trafo[j, s0 + k] = fill
-                o_tp[j, s0 + k] = fill
-                o_tq[j, s0 + k] = fill
+            o_trafo[j, s0:s1] = fill
+            o_tp[j, s0:s1] = fill
+            o_tq[j, s0:s1] = fill
     for j in range(br_other.shape[0]):
         _branch_lanes(br_other[j], vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, 0.0, 0.0,
                       i_f2, loss)
-    for k in range(K):
-        o_loss[s0 + k] = loss[k] * base_mva
+    o_loss[s0:s1] = loss * base_mva
     # ext_grid power: S_calc - S_spec at the slack buses
     ir = np.empty(K)
     ii = np.empty(K)
     for j in range(eg_slack.shape[0]):
         q = eg_slack[j]
         if q < 0:
-            for k in range(K):
-                o_egp[j, s0 + k] = 0.0
-                o_egq[j, s0 + k] = 0.0
+            o_egp[j, s0:s1] = 0.0
+            o_egq[j, s0:s1] = 0.0
             continue
         b = m + q
         for k in range(K):
@@ -705,11 +711,13 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
             for k in range(K):
                 ir[k] += yr * vf_re[c, k] - yi * vf_im[c, k]
                 ii[k] += yr * vf_im[c, k] + yi * vf_re[c, k]
+        p_row = o_egp[j, s0:s1]
+        q_row = o_egq[j, s0:s1]
         for k in range(K):
             vr = vf_re[b, k]
             vi = vf_im[b, k]
-            o_egp[j, s0 + k] = (vr * ir[k] + vi * ii[k] - s_re[b, k]) * base_mva
-            o_egq[j, s0 + k] = (vi * ir[k] - vr * ii[k] - s_im[b, k]) * base_mva
+            p_row[k] = (vr * ir[k] + vi * ii[k] - s_re[b, k]) * base_mva
+            q_row[k] = (vi * ir[k] - vr * ii[k] - s_im[b, k]) * base_mva
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
