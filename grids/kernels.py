@@ -183,26 +183,25 @@ def _result_arrays(net):  # pragma: no cover - numba
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def _atan_small(t):  # pragma: no cover - numba
     """``atan(t)`` for ``|t| <= 0.125`` to double precision: the odd Taylor series to
-    ``t**23`` (the first omitted term is below ``0.125**25 / 25 < 2e-24``).
+    ``t**15``. The series alternates, so the error is below the first omitted term,
+    ``t**17 / 17``: at most 2e-16 of the value itself (``0.125**16 / 17``) and 1.3e-17 rad,
+    thirty times below the rounding of the angle it is added to (an ulp of ``pi`` is 4.4e-16).
+    (Up to ``t**23``, as before, cost 0.2-0.3 us more per step of a batch.)
 
     The polynomial in ``z = t*t`` is evaluated in Estrin's scheme (pairs, then pairs of
-    pairs) rather than Horner's: a dependency chain of 6 multiply-adds instead of 12, which
-    took about 0.7 us per step off a batch's result extraction on the reference feeder.
+    pairs) rather than Horner's: a shorter dependency chain, which took about 0.7 us per
+    step off a batch's result extraction on the reference feeder.
     """
     z = t * t
     z2 = z * z
     z4 = z2 * z2
-    z8 = z4 * z4
     p01 = 1.0 - z * (1.0 / 3.0)
     p23 = 1.0 / 5.0 - z * (1.0 / 7.0)
     p45 = 1.0 / 9.0 - z * (1.0 / 11.0)
     p67 = 1.0 / 13.0 - z * (1.0 / 15.0)
-    p89 = 1.0 / 17.0 - z * (1.0 / 19.0)
-    p1011 = 1.0 / 21.0 - z * (1.0 / 23.0)
     q0 = p01 + z2 * p23
     q1 = p45 + z2 * p67
-    q2 = p89 + z2 * p1011
-    return t * (q0 + z4 * q1 + z8 * q2)
+    return t * (q0 + z4 * q1)
 
 
 # =============================================================== batches: lanes of steps

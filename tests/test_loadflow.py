@@ -145,6 +145,14 @@ def test_physics_losses_and_bus_balance(grid):
         assert _bus_balance_residual(work, res, step) < 1e-9
 
 
+def test_small_angle_series_is_arctan_to_rounding():
+    from grids.kernels import _TAN_FAST, _atan_small
+    t = np.linspace(-_TAN_FAST, _TAN_FAST, 4001)
+    err = np.array([_atan_small(x) for x in t]) - np.arctan(t)
+    # truncation below 1.3e-17 (alternating series); the rest is rounding, a few ulps of t
+    assert np.abs(err).max() < 1e-16
+
+
 def test_small_single_step_and_batch_agree():
     net = small_net()
     lf = LoadFlow(net, float32_iterations=0)
