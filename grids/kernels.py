@@ -579,9 +579,10 @@ def _branch_lanes(r, vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, f2, t2, out, 
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def _from_power_lanes(r, vf_re, vf_im, yff, yft, br_f, br_t, p_out, q_out
+def _from_power_lanes(r, vf_re, vf_im, yff, yft, br_f, br_t, scale, p_out, q_out
                       ):  # pragma: no cover - numba
-    """Power flowing into branch ``r`` at its from bus, ``V_f conj(I_f)`` [p.u.], per lane."""
+    """Power flowing into branch ``r`` at its from bus, ``scale * V_f conj(I_f)``, per lane
+    (into ``p_out``, ``q_out``, e.g. rows of the outputs)."""
     f = br_f[r]
     t = br_t[r]
     a_r = yff[r].real
@@ -595,8 +596,8 @@ def _from_power_lanes(r, vf_re, vf_im, yff, yft, br_f, br_t, p_out, q_out
         vti = vf_im[t, k]
         ifr = a_r * vfr - a_i * vfi + b_r * vtr - b_i * vti
         ifi = a_r * vfi + a_i * vfr + b_r * vti + b_i * vtr
-        p_out[k] = vfr * ifr + vfi * ifi
-        q_out[k] = vfi * ifr - vfr * ifi
+        p_out[k] = (vfr * ifr + vfi * ifi) * scale
+        q_out[k] = (vfi * ifr - vfr * ifi) * scale
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
@@ -660,8 +661,7 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
                 if not (abs(wi) <= _TAN_FAST * wr):
                     o_va[j, s0 + k] = np.arctan2(vi, vr) * rad2deg
     # branches: loading where a line / trafo needs it, losses of every branch
-    i_f2 = np.empty(K)
-    i_t2 = np.empty(K)
+    scratch = np.empty(K)  # the loading of branches that are neither line nor trafo
     loss = np.zeros(K)
     for j in range(line_br.shape[0]):
         r = line_br[j]
@@ -678,9 +678,8 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
                           trafo_hv[j] * trafo_hv[j], trafo_lv[j] * trafo_lv[j],
                           o_trafo[j, s0:s1], loss)
             # HV-side power (the branch's from end is the HV bus, as in pandapower's ppc)
-            _from_power_lanes(r, vf_re, vf_im, yff, yft, br_f, br_t, i_f2, i_t2)
-            o_tp[j, s0:s1] = i_f2 * base_mva
-            o_tq[j, s0:s1] = i_t2 * base_mva
+            _from_power_lanes(r, vf_re, vf_im, yff, yft, br_f, br_t, base_mva,
+                              o_tp[j, s0:s1], o_tq[j, s0:s1])
         else:
             fill = np.nan if trafo_nan[j] else 0.0
             o_trafo[j, s0:s1] = fill
@@ -688,7 +687,7 @@ def _extract(step_ids, vf_re, vf_im, s_re, s_im, net, outs):  # pragma: no cover
             o_tq[j, s0:s1] = fill
     for j in range(br_other.shape[0]):
         _branch_lanes(br_other[j], vf_re, vf_im, yff, yft, ytf, ytt, br_f, br_t, 0.0, 0.0,
-                      i_f2, loss)
+                      scratch, loss)
     o_loss[s0:s1] = loss * base_mva
     # ext_grid power: S_calc - S_spec at the slack buses
     ir = np.empty(K)
