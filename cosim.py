@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from testbed.errors import TestbedError
+from testbed.errors import USER_ERRORS
 from testbed.scenario import CONTROL_LEVELS, DEFAULT_SCENARIO, load_scenario
 
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{scenario.days} day(s) from {scenario.start} at {scenario.step_s} s, "
               f"control {scenario.control} -> {out}", file=sys.stderr)
         result = run_scenario(scenario, out, progress=not args.quiet, feeder=feeder)
-    except TestbedError as exc:
+    except USER_ERRORS as exc:
         print(f"cosim: error: {exc}", file=sys.stderr)
         return 2
     except FileExistsError as exc:

@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sims.cems import CemsPool, plan_day, uncontrolled_schedule  # noqa: E402
-from sims.cems.plan import _assign_slots, _model_for, model_data  # noqa: E402
-from sims.cems.synthetic import random_homes  # noqa: E402
+from sims.homes.cems import CemsPool, plan_day, uncontrolled_schedule  # noqa: E402
+from sims.homes.cems.plan import _assign_slots, _model_for, model_data  # noqa: E402
+from sims.homes.cems.synthetic import random_homes  # noqa: E402
 
 
 def _stats(x) -> str:

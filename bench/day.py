@@ -25,7 +25,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from sims import collector_sim, grid_model, grid_sim, homes_sim, profiles_sim
+from sims.collector import simulator as collector_sim
+from sims.grid import model as grid_model
+from sims.grid import simulator as grid_sim
+from sims.homes import profiles_simulator as profiles_sim
+from sims.homes import simulator as homes_sim
 from testbed.run import run_scenario, scenario_feeder
 from testbed.scenario import DEFAULT_SCENARIO, load_scenario
 

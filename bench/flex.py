@@ -1,6 +1,6 @@
 """Time the UC2/UC3 models on the reference feeder: plan, local market, validate, negotiate.
 
-Synthetic homes (:mod:`sims.cems.synthetic`), not the scenario's profiles: a measure of the
+Synthetic homes (:mod:`sims.homes.cems.synthetic`), not the scenario's profiles: a measure of the
 models' speed and behaviour at full size, not a study result.
 
     python bench/flex.py [--homes 184] [--aggregators 2] [--workers 2] [--trafo-kva 500]
@@ -13,14 +13,14 @@ import time
 
 import numpy as np
 
-from grids.feeder import build_reference_feeder
-from sims.aggregator import Aggregator
-from sims.cems import CemsPool
-from sims.cems.synthetic import random_homes
-from sims.dso import DsoConfig, validate
-from sims.dso_grid import DsoGrid
-from sims.local_market import pool_replanner
-from sims.negotiation import negotiate
+from grids.networks.feeder import build_reference_feeder
+from sims.aggregator.aggregator import Aggregator
+from sims.aggregator.local_market import pool_replanner
+from sims.dso.congestion import DsoConfig, validate
+from sims.dso.grid_view import DsoGrid
+from sims.dso.negotiation import negotiate
+from sims.homes.cems import CemsPool
+from sims.homes.cems.synthetic import random_homes
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ def build(name: str):
     import pandapower as pp
 
     if name in ("feeder", "meshed_feeder"):
-        from grids.feeder import build_reference_feeder
+        from grids.networks.feeder import build_reference_feeder
         net = build_reference_feeder(n_homes=184, seed=1).net
         for _, row in net.load.iterrows():
             pp.create_sgen(net, row["bus"], p_mw=0.004, q_mvar=0.0)
@@ -180,8 +180,8 @@ def cold_start(threads: int) -> dict:
 import json, time
 t0 = time.perf_counter()
 import numpy as np
-from grids.feeder import build_reference_feeder
-from grids.loadflow import LoadFlow
+from grids.networks.feeder import build_reference_feeder
+from grids.balanced.loadflow import LoadFlow
 t1 = time.perf_counter()
 net = build_reference_feeder(n_homes=184, seed=1).net
 t2 = time.perf_counter()
@@ -208,7 +208,7 @@ print(json.dumps(dict(import_s=t1 - t0, build_s=t2 - t1, compile_net_s=t3 - t2,
 def bench_grid(name: str, n_batch: int, threads: int, args) -> dict:
     import numba
 
-    from grids.loadflow import LoadFlow
+    from grids.balanced.loadflow import LoadFlow
 
     net = build(name)
     load_p, load_q, sgen_p = draws(net, n_batch, seed=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grids.loadflow import LoadFlow  # noqa: E402
+from grids.balanced.loadflow import LoadFlow  # noqa: E402
 from tests.loadflow_cases import (  # noqa: E402
     SIMBENCH_CODES,
     draws,

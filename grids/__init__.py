@@ -1,1 +1,18 @@
-"""Feeder models (reference feeder, loaders, checks) and the load-flow engine."""
+"""Networks and load-flow engines: the lowest layer (knows nothing of actors or scenarios).
+
+- :mod:`grids.networks`: the reference feeder, loaders of every accepted grid, checks;
+- :mod:`grids.balanced`: the balanced (positive-sequence) load-flow engine;
+- :mod:`grids.errors`: this layer's typed errors.
+"""
+
+from grids.balanced.loadflow import LoadFlow, LoadFlowResult
+from grids.errors import (
+    GridError,
+    GridsError,
+    LoadflowInputError,
+    LoadflowNotConverged,
+    UnsupportedElement,
+)
+
+__all__ = ["GridError", "GridsError", "LoadFlow", "LoadFlowResult", "LoadflowInputError",
+           "LoadflowNotConverged", "UnsupportedElement"]

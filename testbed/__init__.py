@@ -1,1 +1,1 @@
-"""Cross-cutting pieces of the testbed: typed errors, scenarios, KPIs, results."""
+"""The study: scenario files, building and running a world, results, KPIs."""

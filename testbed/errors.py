@@ -1,14 +1,25 @@
-"""Typed errors of the testbed, one public module.
+"""Typed errors of the study layer, and the tuple of every error a user can cause.
 
 Every error names where the problem is (file, field, element, step) and the offending value,
-in one line, so a user can fix the input without reading a traceback.
+in one line, so a user can fix the input without reading a traceback. Each layer has its own
+errors (:mod:`grids.errors`, :mod:`sims.errors`); they are re-exported here for callers of the
+study layer, and :data:`USER_ERRORS` is what the command line reports as one line.
 """
 
 from __future__ import annotations
 
+from grids.errors import (  # noqa: F401  (re-exported)
+    GridError,
+    GridsError,
+    LoadflowInputError,
+    LoadflowNotConverged,
+    UnsupportedElement,
+)
+from sims.errors import InfeasibleSchedule, SimsError  # noqa: F401  (re-exported)
+
 
 class TestbedError(Exception):
-    """Base class of every error the testbed raises on purpose."""
+    """Base class of every error the study layer raises on purpose."""
 
     __test__ = False  # not a pytest test class, despite the name
 
@@ -27,21 +38,5 @@ class ScenarioError(TestbedError, ValueError):
         super().__init__("; ".join(self.problems))
 
 
-class GridError(TestbedError, ValueError):
-    """A network cannot be used: not connected, no slack, bad impedance, unknown element..."""
-
-
-class UnsupportedElement(GridError):
-    """The load-flow engine cannot represent an element of the network (named in the message)."""
-
-
-class LoadflowInputError(TestbedError, ValueError):
-    """An input to the load flow is not finite or has the wrong shape (names element and step)."""
-
-
-class LoadflowNotConverged(TestbedError, RuntimeError):
-    """A load flow did not converge where the caller required it to."""
-
-
-class InfeasibleSchedule(TestbedError, RuntimeError):
-    """An optimisation problem has no feasible solution and no fallback was allowed."""
+# Errors of every layer that come from the user's input (scenario, grid, load-flow input).
+USER_ERRORS = (TestbedError, GridsError, SimsError)

@@ -1,7 +1,8 @@
 """Flexibility results of a run (control levels ``market`` and ``dso``): ``flex.parquet`` and
 the ``flex.`` KPIs, pure functions of the tables the aggregator and DSO simulators write.
 
-Inputs (run folder, written day by day by :mod:`sims.dso_sim` and :mod:`sims.aggregator_sim`):
+Inputs (run folder, written day by day by :mod:`sims.dso.simulator` and
+:mod:`sims.aggregator.simulator`):
 ``flex_dayahead.parquet`` (one row per step: the day-ahead negotiation),
 ``flex_orders.parquet`` (one row per order and step, with the home's pre-order prognosis
 ``baseline_kw``), ``flex_days.parquet`` (status, rounds, loop iterations per day),
@@ -11,7 +12,7 @@ Inputs (run folder, written day by day by :mod:`sims.dso_sim` and :mod:`sims.agg
 Delivered flexibility (measured in operation): per order and step,
 ``clip(sign * (p_measured - baseline_kw), 0, ordered_kw)`` with ``sign = -1`` for DOWN and
 ``+1`` for UP, ``baseline_kw`` the home's prognosis before any order
-(:meth:`sims.negotiation.NegotiationResult.delivered_kw`); its value is the delivered energy
+(:meth:`sims.dso.negotiation.NegotiationResult.delivered_kw`); its value is the delivered energy
 times the order's price.
 
 KPIs (``dt_h`` = step length [h]; energies = sum of the per-step powers times ``dt_h``):
@@ -53,7 +54,7 @@ KPIs (``dt_h`` = step length [h]; energies = sum of the per-step powers times ``
     days of the year (the typical-day weights of a sweep replace this).
 ``flex.deferral_value_eur``, ``flex.flex_cost_pv_eur``, ``flex.deferral_net_benefit_eur``,
 ``flex.breakeven_annual_flex_cost_eur``
-    :func:`sims.deferral.assess_deferral`: ``V = C (1 - (1+r)^-n) / (1 - (1+r)^-L)``,
+    :func:`sims.dso.deferral.assess_deferral`: ``V = C (1 - (1+r)^-n) / (1 - (1+r)^-L)``,
     ``PV_F = F (1 - (1+r)^-n) / r``, ``V - PV_F``, ``C r / (1 - (1+r)^-L)``; ``C``, ``L``,
     ``r``, ``n`` from the scenario (``flex.upgrade_cost_eur``...).
 ``flex.emergency_actions``, ``flex.limited_kwh``
@@ -70,7 +71,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sims.deferral import assess_deferral
+from sims.dso.deferral import assess_deferral
 
 FLEX_COLUMNS = ("time", "day", "step", "requested_kw", "offered_kw", "offered_eur",
                 "ordered_kw", "ordered_eur", "delivered_kw", "delivered_eur", "initial_light",

@@ -16,20 +16,20 @@ import mosaik
 import pandapower as pp
 import pandas as pd
 
-from grids.feeder import Feeder, element_ids
-from grids.loaders import load_feeder
-from sims.fleet import OUTPUTS as HOME_OUTPUTS
+from grids.networks.feeder import Feeder, element_ids
+from grids.networks.loaders import load_feeder
+from sims.homes.fleet import OUTPUTS as HOME_OUTPUTS
 from testbed import kpis as kpi
 from testbed.results import read_run, write_json
 from testbed.scenario import Scenario, parse_scenario, scenario_as_run_text
 
 SIM_CONFIG = {
-    "Profiles": {"python": "sims.profiles_sim:ProfilesSim"},
-    "Homes": {"python": "sims.homes_sim:HomesSim"},
-    "Grid": {"python": "sims.grid_sim:GridSim"},
-    "Collector": {"python": "sims.collector_sim:CollectorSim"},
-    "Aggregator": {"python": "sims.aggregator_sim:AggregatorSim"},
-    "Dso": {"python": "sims.dso_sim:DsoSim"},
+    "Profiles": {"python": "sims.homes.profiles_simulator:ProfilesSim"},
+    "Homes": {"python": "sims.homes.simulator:HomesSim"},
+    "Grid": {"python": "sims.grid.simulator:GridSim"},
+    "Collector": {"python": "sims.collector.simulator:CollectorSim"},
+    "Aggregator": {"python": "sims.aggregator.simulator:AggregatorSim"},
+    "Dso": {"python": "sims.dso.simulator:DsoSim"},
 }
 FLEX_LEVELS = ("market", "dso")
 
@@ -81,7 +81,7 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
     At control levels ``market`` and ``dso``: the aggregators (one entity each, a part of the
     feeder's homes, :func:`portfolios`) and the DSO's negotiation role in one
     ``world.group()`` (aggregator -> DSO, DSO -> aggregator weak: the day-ahead same-time
-    loop, :mod:`sims.aggregator_sim`), each aggregator -> its homes (``day_ready``, so the
+    loop, :mod:`sims.aggregator.simulator`), each aggregator -> its homes (``day_ready``, so the
     homes operate after the day-ahead stage), and the DSO's monitor (a second DSO instance)
     fed by the Grid, Transformer and home entities. At ``market`` the DSO only validates.
     """
@@ -126,7 +126,7 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
 def _connect_flex(world: mosaik.World, scenario: Scenario, feeder: Feeder, out_dir: Path,
                   board: dict, homes: list, grid, trafos: list) -> None:
     """Start and connect the aggregators and the DSO (see :func:`build_world`)."""
-    from sims.dso_grid import DsoGrid
+    from sims.dso.grid_view import DsoGrid
 
     text = scenario_as_run_text(scenario)
     base_dir = str(scenario.source.parent if scenario.source else Path.cwd())

@@ -31,7 +31,7 @@ def simbench_net(code: str):
 
 @functools.cache
 def _feeder():
-    from grids.feeder import build_reference_feeder
+    from grids.networks.feeder import build_reference_feeder
     return build_reference_feeder(n_homes=184, seed=1)
 
 

@@ -1,11 +1,11 @@
-"""Reuse of the memory of dropped batch results (grids.buffers, used by LoadFlow)."""
+"""Reuse of the memory of dropped batch results (grids.balanced.buffers, used by LoadFlow)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from grids.buffers import BufferPool
-from grids.loadflow import LoadFlow
+from grids.balanced.buffers import BufferPool
+from grids.balanced.loadflow import LoadFlow
 from tests.loadflow_cases import draws, small_net
 
 

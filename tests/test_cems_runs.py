@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sims import fleet
-from sims.cems import fallback_plan
+from sims.homes import fleet
+from sims.homes.cems import fallback_plan
 from testbed.results import read_run
 from testbed.run import run_scenario
 

@@ -9,7 +9,7 @@ import pandapower.topology as top
 import pandas as pd
 import pytest
 
-from grids.feeder import build_reference_feeder, element_ids
+from grids.networks.feeder import build_reference_feeder, element_ids
 
 
 @pytest.fixture(scope="module")

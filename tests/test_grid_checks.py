@@ -8,9 +8,9 @@ import json
 import pandapower as pp
 import pytest
 
-from grids.checks import check_feeder, find_problems
-from grids.feeder import Feeder, build_reference_feeder
-from grids.loaders import ieee_european_lv_balanced, load_feeder, load_json_feeder
+from grids.networks.checks import check_feeder, find_problems
+from grids.networks.feeder import Feeder, build_reference_feeder
+from grids.networks.loaders import ieee_european_lv_balanced, load_feeder, load_json_feeder
 from testbed.errors import GridError
 
 

@@ -8,8 +8,8 @@ import copy
 import numpy as np
 import pandapower as pp
 
-from grids.feeder import Feeder
-from sims.grid_model import GridModel
+from grids.networks.feeder import Feeder
+from sims.grid.model import GridModel
 from testbed.results import read_run
 from testbed.run import scenario_feeder
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from sims.devices import Battery, HomeSpec
-from sims.home_model import HomeModel
+from sims.homes.devices import Battery, HomeSpec
+from sims.homes.home_model import HomeModel
 
 
 def test_home_without_battery_is_the_device_balance():

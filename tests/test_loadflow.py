@@ -18,7 +18,7 @@ import pandapower as pp
 import pytest
 from pandapower.toolbox import nets_equal
 
-from grids.loadflow import LoadFlow, LoadFlowResult
+from grids.balanced.loadflow import LoadFlow, LoadFlowResult
 from testbed.errors import LoadflowInputError, UnsupportedElement
 from tests.loadflow_cases import (
     SIMBENCH_CODES,
@@ -146,7 +146,7 @@ def test_physics_losses_and_bus_balance(grid):
 
 
 def test_small_angle_series_is_arctan_to_rounding():
-    from grids.kernels import _TAN_FAST, _atan_small
+    from grids.balanced.kernels import _TAN_FAST, _atan_small
     t = np.linspace(-_TAN_FAST, _TAN_FAST, 4001)
     err = np.array([_atan_small(x) for x in t]) - np.arctan(t)
     # truncation below 1.3e-17 (alternating series); the rest is rounding, a few ulps of t

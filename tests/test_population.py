@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from sims import profile_data
-from sims.population import draw_homes, home_series, run_timestamps
+from sims.homes import profile_data
+from sims.homes.population import draw_homes, home_series, run_timestamps
 from testbed.scenario import parse_scenario
 
 from .conftest import small_scenario_text

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sims.grid_model import GridModel
+from sims.grid.model import GridModel
 from testbed.results import read_run
 from testbed.run import build_world, run_scenario, scenario_feeder
 from testbed.scenario import load_scenario

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sims.cems import CATEGORIES, CemsInput, Tariff
-from sims.devices import Battery, ElectricVehicle, HomeSpec
+from sims.homes.cems import CATEGORIES, CemsInput, Tariff
+from sims.homes.devices import Battery, ElectricVehicle, HomeSpec
 
 
 def home(battery=None, ev=None, max_import_kw=23.0, max_export_kw=23.0, hid="T001") -> HomeSpec:

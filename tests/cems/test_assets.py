@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sims.cems import (
+from sims.homes.cems import (
     CATEGORIES,
     EvSession,
     appliance_for_category,
@@ -14,7 +14,7 @@ from sims.cems import (
     plan_days,
     thermal_from_profile,
 )
-from sims.cems.synthetic import random_homes
+from sims.homes.cems.synthetic import random_homes
 from testbed.errors import InfeasibleSchedule
 from tests.cems.conftest import ElectricVehicle, hourly
 
@@ -79,7 +79,7 @@ def test_pool_gives_the_serial_plans():
 
 
 def test_plan_days_passes_bands_and_signals_per_home():
-    from sims.cems import Band
+    from sims.homes.cems import Band
 
     # same home three times: free, with a band capping hour 2 at 0 kW (battery covers it),
     # and with a price signal; flat 0.2 EUR/kWh, base 2 kW, battery 10 kWh / 2 kW.
@@ -97,7 +97,7 @@ def test_plan_days_passes_bands_and_signals_per_home():
 
 
 def test_tariff_from_scenario_periods():
-    from sims.cems import tariff_from_periods
+    from sims.homes.cems import tariff_from_periods
 
     periods = [
         {"start": "00:00", "end": "07:00", "import_eur_per_kwh": 0.12},
@@ -119,8 +119,8 @@ def test_time_limit_is_per_solve_not_cumulative():
     # HiGHS measures its time limit against the run time of all runs of an instance: without
     # re-arming it before each solve, a worker fails every home once it has solved for
     # time_limit_s in total. Here 0.2 s per solve, and well over 0.2 s in total.
-    from sims.cems.formulation import DayModel
-    from sims.cems.plan import model_data
+    from sims.homes.cems.formulation import DayModel
+    from sims.homes.cems.plan import model_data
 
     model = DayModel(96, 0.25, 3, 12, time_limit_s=0.2)
     homes = [h for h in random_homes(60, seed=8)][:40]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sims.cems import Band, EvSession, ThermalLoad, plan_day, plan_days, uncontrolled_schedule
-from sims.cems.synthetic import random_homes
+from sims.homes.cems import Band, EvSession, ThermalLoad, plan_day, plan_days, uncontrolled_schedule
+from sims.homes.cems.synthetic import random_homes
 from tests.cems.conftest import Battery, ElectricVehicle, hourly
 
 
@@ -160,7 +160,7 @@ def test_exact_move_cost_by_hand():
     # Same home as test_flexibility_of_an_idle_battery_by_hand: charging 2 kW more in hour 1
     # costs 0.20 * 2 kWh, and the 2 * 0.81 = 1.62 kWh it stores replaces imports later
     # (0.20 each): 0.40 - 0.324 = 0.076 EUR, i.e. 0.038 EUR/kWh, as the approximation said.
-    from sims.cems.offers import move_cost
+    from sims.homes.cems.offers import move_cost
 
     bat = Battery(10.0, 2.0, 0.81, 0.1, 0.9, 0.5)
     inp = hourly(1.0, [0.2] * 4, export=0.05, battery=bat)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sims.cems import ApplianceCycle, EvSession, ThermalLoad, plan_day
-from sims.cems.operate import Operator, operate_day
-from sims.cems.synthetic import random_homes
+from sims.homes.cems import ApplianceCycle, EvSession, ThermalLoad, plan_day
+from sims.homes.cems.operate import Operator, operate_day
+from sims.homes.cems.synthetic import random_homes
 from tests.cems.conftest import Battery, ElectricVehicle, home, hourly
 
 

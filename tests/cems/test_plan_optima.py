@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sims.cems import ApplianceCycle, EvSession, ThermalLoad, plan_day, uncontrolled_schedule
-from sims.cems.assets import ev_sessions_from_profile, tou_tariff
+from sims.homes.cems import ApplianceCycle, EvSession, ThermalLoad, plan_day, uncontrolled_schedule
+from sims.homes.cems.assets import ev_sessions_from_profile, tou_tariff
 from tests.cems.conftest import Battery, ElectricVehicle, home, hourly
 
 
@@ -91,7 +91,7 @@ def test_ev_reaches_energy_by_departure_from_uncontrolled_profile():
     prof[72:80] = 7.4
     sessions = ev_sessions_from_profile(prof, 0.25, plug_extension_h=8.0)
     assert sessions == (EvSession(72, 96, pytest.approx(14.8)),)
-    from sims.cems import CATEGORIES, CemsInput
+    from sims.homes.cems import CATEGORIES, CemsInput
 
     inp = CemsInput(
         home=home(ev=ElectricVehicle(7.4, "EV")),

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sims.cems import plan_day, uncontrolled_schedule
-from sims.cems.fallback import end_soc
-from sims.cems.synthetic import random_homes
+from sims.homes.cems import plan_day, uncontrolled_schedule
+from sims.homes.cems.fallback import end_soc
+from sims.homes.cems.synthetic import random_homes
 
 
 @pytest.mark.parametrize("battery_mode", ["idle", "self_consumption"])
@@ -34,7 +34,7 @@ def test_plans_respect_device_limits():
     for inp in random_homes(20, seed=11):
         p = plan_day(inp)
         dt = inp.step_h
-        # the no-binaries argument of sims.cems.formulation: never both ways in one step
+        # the no-binaries argument of sims.homes.cems.formulation: never both ways in one step
         assert "simultaneous" not in p.reason
         assert p.net_kw.max() <= inp.home.max_import_kw + 1e-6
         assert p.net_kw.min() >= -inp.home.max_export_kw - 1e-6
@@ -79,7 +79,7 @@ def test_plans_do_not_depend_on_the_homes_planned_before():
 def test_stressed_homes_never_raise_and_stay_within_limits():
     # Tight export limits (curtailment), negative export prices, V2G, tiny import limits:
     # every home gets a plan or a flagged fallback with a reason, never an exception.
-    from sims.cems import Tariff
+    from sims.homes.cems import Tariff
 
     rng = np.random.default_rng(123)
     seen = {"plan": 0, "fallback": 0}

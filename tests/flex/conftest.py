@@ -23,8 +23,8 @@ import pandapower as pp
 import pandas as pd
 import pytest
 
-from grids.feeder import Feeder
-from sims.dso_grid import DsoGrid, GridLimits
+from grids.networks.feeder import Feeder
+from sims.dso.grid_view import DsoGrid, GridLimits
 
 
 def tiny_feeder() -> Feeder:

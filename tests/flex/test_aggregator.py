@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sims.aggregator import Aggregator
-from sims.cems import plan_day
-from sims.cems.synthetic import random_homes
-from sims.flex_types import Direction, FlexOrder, FlexRequest
-from sims.local_market import home_cost_eur
+from sims.aggregator.aggregator import Aggregator
+from sims.aggregator.local_market import home_cost_eur
+from sims.homes.cems import plan_day
+from sims.homes.cems.synthetic import random_homes
+from sims.usef import Direction, FlexOrder, FlexRequest
 
 POINTS = {"H001": ("transformer", "feeder-1"), "H002": ("transformer", "feeder-1"),
           "H003": ("transformer", "feeder-2"), "H004": ("transformer", "feeder-2"),

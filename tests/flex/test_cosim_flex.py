@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from sims.dso_sim import dso_grid_of
+from sims.dso.simulator import dso_grid_of
 from testbed.errors import ScenarioError
 from testbed.flex_kpis import FLEX_COLUMNS
 from testbed.results import read_run
@@ -128,7 +128,7 @@ def test_unmeetable_request_ends_orange_within_loop_limit(tmp_path):
 def test_emergency_limitation_cuts_sustained_violations(runs, tmp_path):
     """The same market run with the DSO's emergency limitation: caps set at a violated step
     act from the next step for HOLD_STEPS steps, and fewer intervals stay violated."""
-    from sims.dso_sim import HOLD_STEPS
+    from sims.dso.simulator import HOLD_STEPS
 
     s = _scenario(tmp_path, "tight", limit=6.0, cems=0.8, base_error=0.0, pv_error=0.0,
                   emergency_limitation="true")
@@ -147,7 +147,7 @@ def test_emergency_limitation_cuts_sustained_violations(runs, tmp_path):
 
 
 def test_limit_cuts_ev_then_heat_pump_or_curtails_pv():
-    from sims.fleet import OUTPUTS, HomeFleet
+    from sims.homes.fleet import OUTPUTS, HomeFleet
 
     def out(**kw):
         o = {name: np.zeros(1) for name in OUTPUTS}

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from sims.deferral import annual_flex_cost_eur, annuity_factor, assess_deferral, deferral_value_eur
+from sims.dso.deferral import (
+    annual_flex_cost_eur,
+    annuity_factor,
+    assess_deferral,
+    deferral_value_eur,
+)
 
 # C = 100 000 EUR, r = 5 %, n = 5 years:
 #   1.05^-5 = 0.783526 -> 1 - 0.783526 = 0.216474 -> C (1 - (1 + r)^-n) = 21 647.4 EUR

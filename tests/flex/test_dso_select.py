@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from sims.dso import DsoConfig, select_offers, validate_home_kw
-from sims.flex_types import Direction, FlexOffer
+from sims.dso.congestion import DsoConfig, select_offers, validate_home_kw
+from sims.usef import Direction, FlexOffer
 from tests.flex.conftest import TINY_DAY
 
 # The tiny day with only the transformer congestion left (step 1: 120 kW, ~129 %); the other

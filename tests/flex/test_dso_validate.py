@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sims.dso import make_requests, validate, validate_home_kw
-from sims.flex_types import Direction, Prognosis, TrafficLight
+from sims.dso.congestion import make_requests, validate, validate_home_kw
+from sims.usef import Direction, Prognosis, TrafficLight
 from tests.flex.conftest import TINY_CONGESTED, TINY_DAY
 
 
@@ -88,8 +88,8 @@ def test_prognoses_must_cover_every_home_once(tiny_grid):
 
 
 def test_shipped_simbench_grid_feeders_partition_the_homes():
-    from grids.loaders import load_feeder
-    from sims.dso_grid import DsoGrid
+    from grids.networks.loaders import load_feeder
+    from sims.dso.grid_view import DsoGrid
 
     f = load_feeder("simbench:1-LV-rural1--0-sw")
     grid = DsoGrid(f.net, f.homes)
@@ -110,7 +110,7 @@ def test_shipped_simbench_grid_feeders_partition_the_homes():
 def test_net_without_transformer_and_with_an_out_of_service_line():
     import pandapower as pp
 
-    from sims.dso_grid import DsoGrid
+    from sims.dso.grid_view import DsoGrid
     from tests.flex.conftest import tiny_feeder
 
     f = tiny_feeder()

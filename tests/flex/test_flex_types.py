@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sims.flex_types import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis
+from sims.usef import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis
 
 
 def test_offer_energy_and_cost():
@@ -43,7 +43,7 @@ def test_direction_sign():
 def test_messages_survive_a_json_round_trip():
     import json
 
-    from sims.flex_types import from_dict, to_dict
+    from sims.usef import from_dict, to_dict
 
     p = Prognosis("A", 0.25, {"H1": [1.0, -2.0]}, {"transformer": [1.0, -2.0]})
     r = FlexRequest("R", "feeder-2", Direction.DOWN, (1,), [3.0], [np.inf], 0.5, "line",

@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sims.cems import Tariff, plan_day
-from sims.cems.synthetic import random_homes
-from sims.local_market import clear_local_market, local_settlement
+from sims.aggregator.local_market import clear_local_market, local_settlement
+from sims.homes.cems import Tariff, plan_day
+from sims.homes.cems.synthetic import random_homes
 
 
 def test_settlement_by_hand():

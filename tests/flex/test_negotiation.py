@@ -9,14 +9,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from grids.feeder import build_reference_feeder
-from sims.aggregator import Aggregator
-from sims.cems import plan_day
-from sims.cems.synthetic import random_homes
-from sims.dso import DsoConfig, make_requests, validate
-from sims.dso_grid import DsoGrid
-from sims.flex_types import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
-from sims.negotiation import DsoSession, negotiate
+from grids.networks.feeder import build_reference_feeder
+from sims.aggregator.aggregator import Aggregator
+from sims.dso.congestion import DsoConfig, make_requests, validate
+from sims.dso.grid_view import DsoGrid
+from sims.dso.negotiation import DsoSession, negotiate
+from sims.homes.cems import plan_day
+from sims.homes.cems.synthetic import random_homes
+from sims.usef import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
 from tests.flex.conftest import tiny_feeder
 from tests.flex.test_dso_select import DAY
 

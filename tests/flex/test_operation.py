@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sims.dso_grid import DsoGrid, GridLimits
-from sims.dso_operation import OperationMonitor, emergency_limitation
+from sims.dso.grid_view import DsoGrid, GridLimits
+from sims.dso.operation import OperationMonitor, emergency_limitation
 from tests.flex.conftest import TINY_CONGESTED, TINY_DAY, tiny_feeder
 
 

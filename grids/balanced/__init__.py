@@ -1,0 +1,1 @@
+"""The balanced load-flow engine: net -> compiled arrays -> numba kernels -> result."""

@@ -1,0 +1,1 @@
+"""The results collector: writes every step to the run folder as the run goes."""

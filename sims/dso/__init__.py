@@ -1,0 +1,1 @@
+"""UC3, the DSO: congestion management, its grid view, operation, negotiation, deferral."""

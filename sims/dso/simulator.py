@@ -1,0 +1,296 @@
+"""Mosaik adapter: the DSO (UC3), over :class:`sims.dso.negotiation.DsoSession` and
+:class:`sims.dso.operation.OperationMonitor`.
+
+One DSO, two roles, each a model of this simulator:
+
+``Dso`` (one entity, eid ``dso``): the day-ahead negotiation
+    Input ``from_agg`` (the aggregators' messages, :mod:`sims.aggregator.simulator`), output
+    ``to_agg`` (``{"kind": "requests" | "orders" | "done", "items": [...]}``, sent to every
+    aggregator over a weak connection: a mosaik same-time loop, see
+    :mod:`sims.aggregator.simulator` for the protocol and why). On the aggregators' first
+    prognoses of a day it opens a :class:`~sims.dso.negotiation.DsoSession` and adds its own
+    forecast of the homes no aggregator manages (the fleet's uncontrolled forecast,
+    :meth:`sims.homes.fleet.HomeFleet.forecast_uncontrolled_kw`); then
+    ``on_prognoses``/``on_offers`` message by message until the session ends. With
+    ``negotiate=False`` (control level ``market``) it only validates the prognoses (zero
+    rounds): the day-ahead congestion is recorded, nothing is requested.
+    Written to the run folder after each day: ``flex_dayahead.parquet`` (one row per step,
+    :meth:`~sims.dso.negotiation.NegotiationResult.table`), ``flex_orders.parquet`` (one row per
+    order and step, with the home's pre-order prognosis to measure delivery) and
+    ``flex_days.parquet`` (status, rounds, loop iterations per day) and
+    ``flex_prognosis.parquet`` (every home's power validated first and last [kW], per day and
+    step: what the load flow checked).
+``DsoMonitor`` (one entity, eid ``monitor``): operation
+    Inputs ``trafo_loading_percent`` (from every ``Transformer`` entity), ``vm_pu``,
+    ``line_loading_percent``, ``converged`` (from the ``Grid`` entity) and ``p_kw`` (from
+    every home: the smart-meter readings that tell the direction of an overload). Every step
+    the :class:`~sims.dso.operation.OperationMonitor` records the remaining violations;
+    written to ``dso_operation.parquet`` (one row per violation) after each day.
+    With ``emergency=True`` (scenario ``flex.emergency_limitation``) a step with a violation
+    triggers :func:`~sims.dso.operation.emergency_limitation` on the measured powers; its caps
+    (output ``dso_caps``, ``{home_id: [min_kw or None, max_kw or None]}``) reach the homes
+    over a time-shifted connection and apply from the *next* step on (the measured step is
+    already past: a reactive limitation that acts on violations lasting more than one
+    step), held for ``HOLD_STEPS`` steps after the last violation (a new violation meanwhile
+    tightens them); one row per action in ``dso_emergency.parquet``.
+
+The two roles must be two *instances* of this simulator (``world.start`` twice): mosaik orders
+simulators, not entities, and the day-ahead role must run before the homes at the first step
+of a day while the monitor runs after the grid at every step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mosaik_api_v3
+import numpy as np
+import pandas as pd
+
+from grids.networks.feeder import element_ids
+from grids.networks.loaders import load_feeder
+from sims.dso.congestion import DsoConfig
+from sims.dso.grid_view import DsoGrid, GridLimits
+from sims.dso.negotiation import DsoSession
+from sims.dso.operation import OperationMonitor, emergency_limitation
+from sims.usef import Prognosis, from_dict, to_dict
+from testbed.scenario import parse_scenario
+
+META = {
+    "api_version": "3.0",
+    "type": "event-based",
+    "models": {
+        "Dso": {"public": True, "params": [], "attrs": ["from_agg", "to_agg"]},
+        "DsoMonitor": {"public": True, "params": [],
+                       "attrs": ["trafo_loading_percent", "vm_pu", "line_loading_percent",
+                                 "converged", "p_kw", "dso_caps"]},
+    },
+}
+
+
+def dso_grid_of(scenario, base_dir: str | Path = ".") -> tuple[DsoGrid, object]:
+    """The DSO's network model of a scenario (and the feeder it was built from)."""
+    feeder = load_feeder(scenario.grid_source, n_homes=scenario.n_homes,
+                         seed=scenario.layout_seed, n_feeders=scenario.n_feeders,
+                         base_dir=Path(base_dir))
+    grid = DsoGrid(feeder.net, feeder.homes, GridLimits.from_scenario(scenario),
+                   power_factor=scenario.power_factor)
+    return grid, feeder
+
+
+class DsoSim(mosaik_api_v3.Simulator):
+    """The DSO's negotiation or its operation monitor (see the module docstring)."""
+
+    def __init__(self):
+        super().__init__(META)
+        self.kind: str | None = None
+        self.session: DsoSession | None = None
+        self.out: dict | None = None
+        self.day = -1
+        self.iterations = 0
+        self.tables: list[pd.DataFrame] = []
+        self.order_rows: list[dict] = []
+        self.days: list[dict] = []
+        self.prognoses: list[pd.DataFrame] = []
+        self.monitor: OperationMonitor | None = None
+
+    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, base_dir: str = ".",
+             board: dict | None = None, negotiate: bool = True, out_dir: str | None = None,
+             start: str | None = None, emergency: bool = False):
+        self.scenario = parse_scenario(scenario_toml, source="<scenario as run>")
+        self.step_s = self.scenario.step_s
+        self.spd = self.scenario.steps_per_day
+        self.step_h = self.step_s / 3600.0
+        self.grid, feeder = dso_grid_of(self.scenario, base_dir)
+        self.trafo_ids = element_ids(feeder.net.trafo)
+        self.board = board
+        self.negotiate = bool(negotiate)
+        self.config = DsoConfig(price_cap_eur_per_kwh=self.scenario.flex_price_cap_eur_per_kwh,
+                                max_rounds=self.scenario.flex_max_rounds if negotiate else 0)
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.start = pd.Timestamp(start or self.scenario.start.isoformat())
+        if self.start.tz is None:
+            self.start = self.start.tz_localize(self.scenario.timezone)
+        self.violations: list[dict] = []
+        self.emergency = bool(emergency)
+        self.actions: list[dict] = []
+        self.caps: dict = {}
+        self.caps_until = 0
+        return self.meta
+
+    def create(self, num, model, **params):
+        if num != 1 or self.kind is not None:
+            raise ValueError("DsoSim: one entity per simulator instance (Dso or DsoMonitor)")
+        self.kind = model
+        eid = "dso" if model == "Dso" else "monitor"
+        if model == "DsoMonitor":
+            self.monitor = OperationMonitor(self.grid)
+        return [{"eid": eid, "type": model}]
+
+    # ------------------------------------------------------------------ negotiation
+    def _unmanaged(self, day: int, prognoses: list[Prognosis]) -> list[Prognosis]:
+        managed = {h for p in prognoses for h in p.home_kw}
+        fleet = self.board["fleet"]
+        rest = [i for i, h in enumerate(fleet.homes) if h.home_id not in managed]
+        if not rest:
+            return []
+        kw = fleet.forecast_uncontrolled_kw(day, rest)
+        return [Prognosis("unmanaged", self.step_h,
+                          {fleet.homes[i].home_id: kw[i] for i in rest})]
+
+    def _finish_day(self, day: int) -> None:
+        res = self.session.result()
+        status = res.status if self.negotiate else "validated_only"
+        tab = res.table().reset_index()
+        off_eur = np.zeros(len(tab))
+        for r in res.rounds:
+            for o in r.offers:
+                tot = float(o.power_kw.sum())
+                if tot > 0:
+                    off_eur[list(o.steps)] += o.cost_eur * o.power_kw / tot
+        tab.insert(tab.columns.get_loc("ordered_kw"), "offered_eur", off_eur)
+        tab.insert(0, "time", [self.start + pd.Timedelta(seconds=(day * self.spd + s)
+                                                         * self.step_s) for s in tab.step])
+        tab.insert(1, "day", day)
+        self.tables.append(tab)
+        init_kw = res.initial.home_kw
+        for o in res.orders:
+            c = self.grid.column(o.home_id)
+            for s, p in zip(o.offer.steps, o.offer.power_kw, strict=True):
+                self.order_rows.append({
+                    "day": day, "step": int(s), "round": o.round, "order_id": o.order_id,
+                    "aggregator_id": o.aggregator_id, "home_id": o.home_id,
+                    "direction": o.offer.direction.value, "ordered_kw": float(p),
+                    "baseline_kw": float(init_kw[s, c]),
+                    "price_eur_per_kwh": float(o.offer.price_eur_per_kwh)})
+        n, m = res.initial.home_kw.shape
+        self.prognoses.append(pd.DataFrame({
+            "day": day, "step": np.repeat(np.arange(n), m),
+            "home_id": np.tile(np.asarray(self.grid.home_ids), n),
+            "initial_kw": res.initial.home_kw.ravel(), "final_kw": res.final.home_kw.ravel()}))
+        k = res.kpis(self.step_h)
+        self.days.append({
+            "day": day, "status": status, "rounds": k["rounds"],
+            "loop_iterations": self.iterations, "congested_steps": k["congested_steps"],
+            "resolved_steps": k["resolved_steps"], "orange_steps": k["orange_steps"],
+            "orders": len(res.orders), "cost_eur": res.cost_eur,
+            "new_congestion_steps": len(res.new_congestion_steps)})
+        if self.out_dir is not None:
+            pd.concat(self.tables, ignore_index=True).to_parquet(
+                self.out_dir / "flex_dayahead.parquet", index=False)
+            pd.DataFrame(self.order_rows, columns=list(ORDER_COLUMNS)).to_parquet(
+                self.out_dir / "flex_orders.parquet", index=False)
+            pd.DataFrame(self.days).to_parquet(self.out_dir / "flex_days.parquet", index=False)
+            pd.concat(self.prognoses, ignore_index=True).to_parquet(
+                self.out_dir / "flex_prognosis.parquet", index=False)
+
+    def _negotiation_step(self, time: int, inputs: dict) -> None:
+        day = time // self.step_s // self.spd
+        msgs = [m for m in inputs.get("dso", {}).get("from_agg", {}).values() if m]
+        if not msgs:
+            return
+        kinds = {m["kind"] for m in msgs}
+        if len(kinds) != 1:
+            raise ValueError(f"DsoSim: mixed aggregator messages {sorted(kinds)} at t={time}")
+        items = [from_dict(x) for m in msgs for x in m["items"]]
+        if day != self.day:
+            self.day, self.iterations = day, 0
+            self.session = DsoSession(self.grid, self.config)
+        self.iterations += 1
+        s = self.session
+        (kind,) = kinds
+        if kind == "prognosis":
+            reqs = s.on_prognoses(items + self._unmanaged(day, items))
+            self.out = {"kind": "requests", "items": [to_dict(q) for q in reqs]}
+        elif kind == "offers":
+            orders = s.on_offers(items)
+            self.out = {"kind": "orders", "items": [to_dict(o) for o in orders]}
+        else:
+            raise ValueError(f"DsoSim: unknown aggregator message kind {kind!r}")
+        if s.done:
+            self.out = {"kind": "done", "items": [], "status": s.status}
+            self._finish_day(day)
+
+    # ------------------------------------------------------------------ operation
+    def _monitor_step(self, time: int, inputs: dict) -> None:
+        got = inputs.get("monitor", {})
+
+        def by_src(attr: str) -> dict:
+            return {src.split(".", 1)[1]: v for src, v in got.get(attr, {}).items()}
+
+        k = time // self.step_s
+        tl = by_src("trafo_loading_percent")
+        trafo = np.array([tl.get(t, np.nan) for t in self.trafo_ids], dtype=float)
+        (vm,) = by_src("vm_pu").values()
+        (ll,) = by_src("line_loading_percent").values()
+        (conv,) = by_src("converged").values()
+        pk = by_src("p_kw")
+        home_kw = np.array([pk.get(h, 0.0) for h in self.grid.home_ids], dtype=float)
+        found = self.monitor.observe(k, trafo, vm, ll, home_kw=home_kw, converged=bool(conv))
+        if k >= self.caps_until:
+            self.caps = {}
+        if self.emergency and found and bool(conv):
+            act = emergency_limitation(self.grid, home_kw)
+            fin = lambda x: float(x) if np.isfinite(x) else None  # noqa: E731
+            new = {h: [fin(lo), fin(hi)] for h, (lo, hi) in act.caps.items()}
+            for h, (lo, hi) in self.caps.items():  # tighten the caps still held
+                if h in new:
+                    nlo, nhi = new[h]
+                    new[h] = [lo if nlo is None else nlo if lo is None else max(lo, nlo),
+                              hi if nhi is None else nhi if hi is None else min(hi, nhi)]
+                else:
+                    new[h] = [lo, hi]
+            self.caps = new
+            self.caps_until = k + HOLD_STEPS
+            self.actions.append({
+                "time": self.start + pd.Timedelta(seconds=time), "step": k,
+                "homes": len(act.caps), "limited_kw": act.limited_kw,
+                "cleared_in_check": act.cleared, "iterations": act.iterations})
+        for v in found:
+            self.violations.append({
+                "time": self.start + pd.Timedelta(seconds=time), "step": v.step,
+                "kind": v.kind, "element": int(v.element), "value": float(v.value),
+                "limit": float(v.limit), "congestion_point": v.congestion_point,
+                "direction": v.direction.value})
+        if self.out_dir is not None and (k + 1) % self.spd == 0:
+            self.write_operation()
+
+    def write_operation(self) -> None:
+        """Write the violations recorded so far to ``dso_operation.parquet``."""
+        if self.out_dir is not None:
+            pd.DataFrame(self.violations, columns=list(VIOLATION_COLUMNS)).to_parquet(
+                self.out_dir / "dso_operation.parquet", index=False)
+            if self.emergency:
+                pd.DataFrame(self.actions, columns=list(ACTION_COLUMNS)).to_parquet(
+                    self.out_dir / "dso_emergency.parquet", index=False)
+
+    def step(self, time, inputs, max_advance):
+        self.out = None
+        if self.kind == "Dso":
+            self._negotiation_step(time, inputs)
+        else:
+            self._monitor_step(time, inputs)
+        return None
+
+    def get_data(self, outputs):
+        data = {}
+        for eid, attrs in outputs.items():
+            d = {}
+            if "to_agg" in attrs and self.out:
+                d["to_agg"] = self.out
+            if "dso_caps" in attrs:
+                d["dso_caps"] = self.caps
+            data[eid] = d
+        return data
+
+    def finalize(self):
+        if self.kind == "DsoMonitor":
+            self.write_operation()
+
+
+ORDER_COLUMNS = ("day", "step", "round", "order_id", "aggregator_id", "home_id", "direction",
+                 "ordered_kw", "baseline_kw", "price_eur_per_kwh")
+VIOLATION_COLUMNS = ("time", "step", "kind", "element", "value", "limit", "congestion_point",
+                     "direction")
+HOLD_STEPS = 4  # steps an emergency cap is held after the violation that set it (1 h at 15 min)
+ACTION_COLUMNS = ("time", "step", "homes", "limited_kw", "cleared_in_check", "iterations")

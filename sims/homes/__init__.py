@@ -1,0 +1,1 @@
+"""The homes: devices, population, profiles, the uncontrolled home, the fleet, the CEMS."""

@@ -1,0 +1,591 @@
+"""Inputs of the CEMS: tariff, flexible devices of a home, prosumer categories, power band.
+
+Plain frozen dataclasses with units in the field names, and the helpers that turn the
+uncontrolled profiles of a run (simbench EV charging, heat-pump demand) into the flexible
+devices the CEMS schedules. Time is counted in steps of ``step_h`` hours from the start of
+the day; step ``t`` covers ``[t * step_h, (t + 1) * step_h)``. Powers follow the load
+convention at the home connection (P > 0 is consumption).
+
+The battery, EV charger and heat pump ratings come from :mod:`sims.homes.devices`; this module only
+adds what the optimisation needs beyond them (sessions, cycles, daily energies, prices).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sims.homes.devices import Battery, HomeSpec
+
+__all__ = [
+    "APPLIANCE_CYCLES",
+    "ApplianceCycle",
+    "Band",
+    "CATEGORIES",
+    "CemsInput",
+    "EvSession",
+    "ProsumerCategory",
+    "Tariff",
+    "ThermalLoad",
+    "appliance_for_category",
+    "ev_sessions_from_profile",
+    "tariff_from_periods",
+    "thermal_from_profile",
+    "tou_tariff",
+]
+
+
+def _arr(x, n: int | None = None, name: str = "array") -> np.ndarray:
+    """Return ``x`` as a finite 1-D float array (broadcast from a scalar when ``n`` is given)."""
+    a = np.asarray(x, dtype=float)
+    if a.ndim == 0 and n is not None:
+        a = np.full(n, float(a))
+    if a.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        bad = int(np.flatnonzero(~np.isfinite(a))[0])
+        raise ValueError(f"{name}: value at step {bad} is not finite ({a[bad]})")
+    return a
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """Time-of-Use import prices and an export price.
+
+    Parameters
+    ----------
+    import_eur_per_kwh
+        Import price per step [EUR/kWh] (length = steps of the day).
+    export_eur_per_kwh
+        Export price [EUR/kWh], a scalar or one value per step. Must stay strictly below the
+        import price at every step: this is what makes simultaneous import and export
+        unprofitable, so the model needs no binaries for it (see
+        :mod:`sims.homes.cems.formulation`).
+    name
+        Label for reports.
+    """
+
+    import_eur_per_kwh: np.ndarray
+    export_eur_per_kwh: np.ndarray | float = 0.05
+    name: str = "tou"
+
+    def prices(self, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Import and export prices per step [EUR/kWh], each of length ``n_steps``."""
+        imp = _arr(self.import_eur_per_kwh, n_steps, "tariff import price")
+        exp = _arr(self.export_eur_per_kwh, n_steps, "tariff export price")
+        if imp.size != n_steps or exp.size != n_steps:
+            raise ValueError(
+                f"tariff {self.name!r}: {imp.size} import / {exp.size} export prices for "
+                f"{n_steps} steps"
+            )
+        return imp, exp
+
+    def bill_eur(self, net_kw: np.ndarray, step_h: float) -> float:
+        """Bill of a net-power series [EUR]: import * import price - export * export price.
+
+        Parameters
+        ----------
+        net_kw
+            Net power at the connection per step [kW], > 0 import.
+        step_h
+            Step length [h].
+        """
+        net = np.asarray(net_kw, dtype=float)
+        imp, exp = self.prices(net.size)
+        return float(step_h * (imp @ np.maximum(net, 0.0) - exp @ np.maximum(-net, 0.0)))
+
+
+def tou_tariff(
+    n_steps: int = 96,
+    peak_eur_per_kwh: float = 0.35,
+    day_eur_per_kwh: float = 0.25,
+    night_eur_per_kwh: float = 0.10,
+    export_eur_per_kwh: float = 0.05,
+    night_h: tuple[float, float] = (0.0, 7.0),
+    peak_h: tuple[float, float] = (16.0, 19.0),
+) -> Tariff:
+    """A UK-style economy/peak Time-of-Use tariff.
+
+    Parameters
+    ----------
+    n_steps
+        Steps in the day (96 for 15 min).
+    peak_eur_per_kwh, day_eur_per_kwh, night_eur_per_kwh
+        Import prices in the peak, the rest of the day and the economy night [EUR/kWh].
+    export_eur_per_kwh
+        Export price [EUR/kWh].
+    night_h, peak_h
+        (start, end) hours of the economy and peak periods [h].
+    """
+    step_h = 24.0 / n_steps
+    hours = np.arange(n_steps) * step_h
+    price = np.full(n_steps, day_eur_per_kwh)
+    price[(hours >= night_h[0]) & (hours < night_h[1])] = night_eur_per_kwh
+    price[(hours >= peak_h[0]) & (hours < peak_h[1])] = peak_eur_per_kwh
+    return Tariff(price, export_eur_per_kwh, name="tou")
+
+
+def tariff_from_periods(
+    periods: list[dict],
+    export_eur_per_kwh: float,
+    n_steps: int = 96,
+    name: str = "tou",
+) -> Tariff:
+    """A tariff from periods as a scenario file gives them.
+
+    Parameters
+    ----------
+    periods
+        ``[{"start": "00:00", "end": "07:00", "import_eur_per_kwh": 0.12}, ...]``; together
+        they must cover the day without overlap (``"24:00"`` ends the day). A step takes the
+        price of the period its start falls in.
+    export_eur_per_kwh
+        Export price [EUR/kWh].
+    n_steps
+        Steps in the day.
+    name
+        Label.
+    """
+
+    def minutes(hhmm: str) -> int:
+        h, m = str(hhmm).split(":")
+        return int(h) * 60 + int(m)
+
+    step_min = 24 * 60 / n_steps
+    starts = np.arange(n_steps) * step_min
+    price = np.full(n_steps, np.nan)
+    for k, per in enumerate(periods):
+        a, b = minutes(per["start"]), minutes(per["end"])
+        if not 0 <= a < b <= 24 * 60:
+            raise ValueError(f"tariff {name!r} period {k}: {per['start']}-{per['end']} invalid")
+        sel = (starts >= a) & (starts < b)
+        if np.any(~np.isnan(price[sel])):
+            raise ValueError(f"tariff {name!r} period {k} overlaps another")
+        price[sel] = float(per["import_eur_per_kwh"])
+    if np.any(np.isnan(price)):
+        t = int(np.flatnonzero(np.isnan(price))[0])
+        raise ValueError(f"tariff {name!r}: no period covers step {t} ({starts[t]:.0f} min)")
+    return Tariff(price, float(export_eur_per_kwh), name=name)
+
+
+@dataclass(frozen=True)
+class ApplianceCycle:
+    """A deferrable appliance cycle (washing machine, dishwasher, tumble dryer).
+
+    The cycle runs once, uninterrupted, with a fixed power profile, and must start and finish
+    inside ``[earliest_start, latest_end)``.
+
+    Parameters
+    ----------
+    name
+        Label (``"washing_machine"``...).
+    profile_kw
+        Power in each step of the cycle [kW]; its length is the cycle duration in steps.
+    earliest_start
+        First step the cycle may start in.
+    latest_end
+        Step by which the cycle must be finished (exclusive): the last allowed start is
+        ``latest_end - len(profile_kw)``.
+    preferred_start
+        Step the prosumer would start it without a CEMS (the uncontrolled schedule).
+    """
+
+    name: str
+    profile_kw: tuple[float, ...]
+    earliest_start: int
+    latest_end: int
+    preferred_start: int
+
+    @property
+    def steps(self) -> int:
+        """Cycle duration [steps]."""
+        return len(self.profile_kw)
+
+    def energy_kwh(self, step_h: float) -> float:
+        """Energy of one cycle [kWh]."""
+        return float(sum(self.profile_kw)) * step_h
+
+
+@dataclass(frozen=True)
+class EvSession:
+    """One EV plug-in session of the day.
+
+    Parameters
+    ----------
+    arrival
+        First step the EV is plugged in.
+    departure
+        Step the EV leaves (exclusive): it may charge in ``[arrival, departure)``.
+    energy_kwh
+        Energy the EV must receive by departure [kWh] (at the charger, AC side).
+    v2g_reserve_kwh
+        With V2G, how much energy below its arrival level the EV may lend to the home during
+        the session [kWh]; ignored without V2G.
+    """
+
+    arrival: int
+    departure: int
+    energy_kwh: float
+    v2g_reserve_kwh: float = 0.0
+
+
+@dataclass(frozen=True)
+class ThermalLoad:
+    """An interruptible thermal load (water heater, heat pump with a thermal store).
+
+    Parameters
+    ----------
+    rated_kw
+        Electrical rating [kW].
+    energy_kwh
+        Electrical energy needed over the day [kWh]; the load may pause at any step.
+    reference_kw
+        Its uncontrolled demand per step [kW] (what it would draw without a CEMS), or
+        ``None`` for "run at rated power from the start of the day until done".
+    """
+
+    rated_kw: float
+    energy_kwh: float
+    reference_kw: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ProsumerCategory:
+    """How much a prosumer lets the CEMS move things (the behaviour classes of the study).
+
+    Parameters
+    ----------
+    name
+        ``"flexible"``, ``"moderate"`` or ``"comfort_first"``.
+    shift_before_h, shift_after_h
+        How far an appliance cycle may start before / after its preferred start [h].
+    ev_plug_extension_h
+        How long the EV stays plugged after its uncontrolled charging ends [h].
+    willingness_eur_per_kwh
+        Discomfort cost the CEMS charges itself per kWh moved away from the uncontrolled
+        schedule [EUR/kWh]; it is in the objective, never in the bill. A small positive
+        value also breaks ties towards the uncontrolled schedule (a flat tariff moves
+        nothing).
+    """
+
+    name: str
+    shift_before_h: float
+    shift_after_h: float
+    ev_plug_extension_h: float
+    willingness_eur_per_kwh: float
+
+
+CATEGORIES: dict[str, ProsumerCategory] = {
+    "flexible": ProsumerCategory("flexible", 6.0, 12.0, 10.0, 1e-4),
+    "moderate": ProsumerCategory("moderate", 2.0, 6.0, 4.0, 0.01),
+    "comfort_first": ProsumerCategory("comfort_first", 0.0, 2.0, 1.0, 0.05),
+}
+
+
+APPLIANCE_CYCLES: dict[str, tuple[float, ...]] = {
+    # Typical cycles at 15-min resolution [kW]: a heating phase, then motors and pumps (our
+    # own simplified shapes with energies of 1.1, 1.95 and 3.15 kWh per cycle).
+    "washing_machine": (2.0, 0.3, 0.3, 0.3, 0.3, 0.5, 0.5, 0.2),
+    "dishwasher": (1.9, 1.9, 0.1, 0.1, 0.1, 1.8, 1.8, 0.1),
+    "tumble_dryer": (2.4, 2.4, 2.4, 2.4, 2.0, 1.0),
+}
+"""Deferrable appliance cycles per 15-min step [kW], by name."""
+
+
+def appliance_for_category(
+    name: str,
+    profile_kw: tuple[float, ...],
+    preferred_start: int,
+    category: ProsumerCategory,
+    step_h: float = 0.25,
+    n_steps: int = 96,
+) -> ApplianceCycle:
+    """An appliance cycle whose shifting window is set by the prosumer's category.
+
+    The window opens ``category.shift_before_h`` before the preferred start and closes
+    ``category.shift_after_h`` after the preferred end, clipped to the day.
+
+    Parameters
+    ----------
+    name
+        Label of the appliance.
+    profile_kw
+        Power in each step of the cycle [kW].
+    preferred_start
+        Step the prosumer would start it (moved earlier if the cycle would pass midnight).
+    category
+        The prosumer's category.
+    step_h
+        Step length [h].
+    n_steps
+        Steps in the day.
+    """
+    steps = len(profile_kw)
+    pref = max(0, min(int(preferred_start), n_steps - steps))
+    first = max(0, pref - int(round(category.shift_before_h / step_h)))
+    end = min(n_steps, pref + steps + int(round(category.shift_after_h / step_h)))
+    return ApplianceCycle(name, tuple(float(x) for x in profile_kw), first, end, pref)
+
+
+@dataclass(frozen=True)
+class Band:
+    """An external power band on the home's net power (from the aggregator or the DSO).
+
+    The band is soft: the CEMS pays ``penalty_eur_per_kwh`` for every kWh outside it, so a
+    request the home cannot meet still gives a schedule, with the violation reported.
+
+    Parameters
+    ----------
+    min_kw, max_kw
+        Lower and upper limit of the net power per step [kW]; ``-inf`` / ``inf`` where free.
+    penalty_eur_per_kwh
+        Cost of leaving the band [EUR/kWh].
+    """
+
+    min_kw: np.ndarray
+    max_kw: np.ndarray
+    penalty_eur_per_kwh: float = 5.0
+
+
+@dataclass(frozen=True)
+class CemsInput:
+    """Everything one home's CEMS needs to plan a day.
+
+    Parameters
+    ----------
+    home
+        The home (connection limits, battery, EV charger rating and V2G flag).
+    base_kw
+        Forecast of the inflexible base load per step [kW].
+    pv_kw
+        Forecast of the PV output per step [kW] (>= 0).
+    tariff
+        Import and export prices.
+    step_h
+        Step length [h].
+    ev_sessions
+        The EV's plug-in sessions of the day (disjoint, in time order).
+    appliances
+        Deferrable appliance cycles.
+    thermal
+        The interruptible thermal load, if any.
+    category
+        Prosumer category (its willingness enters the objective).
+    soc_init
+        Battery state of charge at the start [-]; ``None`` uses ``home.battery.soc_init``.
+    soc_end
+        Battery state of charge required at the end [-]; ``None`` means "as at the start".
+    ev_reference_kw
+        The EV's uncontrolled charging per step [kW] (for example the simbench profile the
+        sessions were derived from); ``None`` means "full power from arrival".
+    start_step
+        Steps before this one are in the past (a rolling re-plan): the battery, PV
+        curtailment, EV and thermal load do not act there, and the battery is at
+        ``soc_init`` at the start of this step. The caller gives the remaining EV and thermal
+        energies and fixes the appliances already started (see :mod:`sims.homes.cems.operate`).
+    """
+
+    home: HomeSpec
+    base_kw: np.ndarray
+    pv_kw: np.ndarray
+    tariff: Tariff
+    step_h: float = 0.25
+    ev_sessions: tuple[EvSession, ...] = ()
+    appliances: tuple[ApplianceCycle, ...] = ()
+    thermal: ThermalLoad | None = None
+    category: ProsumerCategory = field(default_factory=lambda: CATEGORIES["moderate"])
+    soc_init: float | None = None
+    soc_end: float | None = None
+    ev_reference_kw: np.ndarray | None = None
+    start_step: int = 0
+
+    @property
+    def n_steps(self) -> int:
+        """Steps in the horizon."""
+        return int(np.asarray(self.base_kw).size)
+
+    @property
+    def battery(self) -> Battery | None:
+        """The home's battery, if any."""
+        return self.home.battery
+
+    def problems(self) -> list[str]:
+        """Every reason this input cannot be planned, one line each (empty if none).
+
+        These are the requests no schedule can meet (an EV needing more than its charger can
+        deliver, a cycle longer than its window, base load above the import limit...); the
+        planner answers them with the flagged fallback instead of calling the solver.
+        """
+        out: list[str] = []
+        hid = self.home.home_id
+        n = self.n_steps
+        dt = self.step_h
+        try:
+            base = _arr(self.base_kw, None, "base_kw")
+            pv = _arr(self.pv_kw, None, "pv_kw")
+            imp, exp = self.tariff.prices(n)
+        except ValueError as e:
+            return [f"{hid}: {e}"]
+        if pv.size != n:
+            out.append(f"{hid}: pv_kw has {pv.size} steps, base_kw {n}")
+            return out
+        if np.any(pv < 0):
+            out.append(f"{hid}: pv_kw negative at step {int(np.argmin(pv))}")
+        if np.any(imp <= exp):
+            t = int(np.flatnonzero(imp <= exp)[0])
+            out.append(f"{hid}: tariff import price {imp[t]} <= export price {exp[t]} at step {t}")
+        over = base - pv - self.home.max_import_kw
+        if np.any(over > 1e-9) and (self.battery is None or self.battery.capacity_kwh <= 0):
+            t = int(np.argmax(over))
+            out.append(
+                f"{hid}: base load {base[t]:.2f} kW minus PV exceeds max import "
+                f"{self.home.max_import_kw} kW at step {t}"
+            )
+        ev = self.home.ev
+        last_dep = 0
+        for k, s in enumerate(self.ev_sessions):
+            if ev is None:
+                out.append(f"{hid}: EV session {k} but the home has no EV")
+                break
+            if not (0 <= s.arrival < s.departure <= n) or s.arrival < last_dep:
+                out.append(
+                    f"{hid}: EV session {k} window [{s.arrival}, {s.departure}) invalid "
+                    f"or overlapping (day has {n} steps)"
+                )
+                continue
+            last_dep = s.departure
+            cap = ev.charger_kw * (s.departure - max(s.arrival, self.start_step)) * dt
+            if s.energy_kwh > cap + 1e-9:
+                out.append(
+                    f"{hid}: EV session {k} needs {s.energy_kwh:.2f} kWh but the "
+                    f"{ev.charger_kw} kW charger can deliver at most {cap:.2f} kWh between "
+                    f"steps {s.arrival} and {s.departure}"
+                )
+            if s.energy_kwh < 0:
+                out.append(f"{hid}: EV session {k} energy {s.energy_kwh} kWh < 0")
+        for a in self.appliances:
+            if a.steps == 0:
+                out.append(f"{hid}: appliance {a.name!r} has an empty cycle")
+                continue
+            if a.earliest_start < 0 or a.latest_end > n:
+                out.append(
+                    f"{hid}: appliance {a.name!r} window [{a.earliest_start}, {a.latest_end})"
+                    f" outside the day of {n} steps"
+                )
+            elif a.latest_end - a.earliest_start < a.steps:
+                out.append(
+                    f"{hid}: appliance {a.name!r} cycle of {a.steps} steps does not fit its "
+                    f"window [{a.earliest_start}, {a.latest_end})"
+                )
+            if min(a.profile_kw) < 0:
+                out.append(f"{hid}: appliance {a.name!r} has negative power in its cycle")
+        th = self.thermal
+        if th is not None:
+            most = th.rated_kw * (n - self.start_step) * dt
+            if th.energy_kwh > most + 1e-9:
+                out.append(
+                    f"{hid}: thermal load needs {th.energy_kwh:.2f} kWh but its {th.rated_kw}"
+                    f" kW rating gives at most {most:.2f} kWh in the day"
+                )
+            if th.energy_kwh < 0:
+                out.append(f"{hid}: thermal energy {th.energy_kwh} kWh < 0")
+        if not 0 <= self.start_step < n:
+            out.append(f"{hid}: start_step {self.start_step} outside the day of {n} steps")
+        for k, s in enumerate(self.ev_sessions):
+            if s.energy_kwh > 1e-9 and s.departure <= self.start_step:
+                out.append(f"{hid}: EV session {k} departs before start_step with energy due")
+        b = self.battery
+        if b is not None:
+            if not (0.0 <= b.soc_min <= b.soc_max <= 1.0) or not (
+                0.0 < b.efficiency_roundtrip <= 1.0
+            ):
+                out.append(
+                    f"{hid}: battery limits soc_min {b.soc_min}, soc_max {b.soc_max}, "
+                    f"efficiency {b.efficiency_roundtrip} not within 0 <= min <= max <= 1, "
+                    f"0 < efficiency <= 1"
+                )
+            start = b.soc_init if self.soc_init is None else self.soc_init
+            if not (b.soc_min - 1e-9 <= start <= b.soc_max + 1e-9):
+                out.append(
+                    f"{hid}: battery starts at SoC {start} outside [{b.soc_min}, {b.soc_max}]"
+                )
+            for nm, v in (("soc_end", self.soc_end),):
+                if v is not None and not (b.soc_min - 1e-9 <= v <= b.soc_max + 1e-9):
+                    out.append(f"{hid}: battery {nm} {v} outside [{b.soc_min}, {b.soc_max}]")
+        return out
+
+
+def ev_sessions_from_profile(
+    ev_kw: np.ndarray,
+    step_h: float = 0.25,
+    plug_extension_h: float = 4.0,
+    merge_gap_h: float = 1.0,
+    v2g_reserve_kwh: float = 0.0,
+) -> tuple[EvSession, ...]:
+    """Derive the EV's plug-in sessions from its uncontrolled charging profile.
+
+    A session is a run of steps with charging power > 0; runs separated by at most
+    ``merge_gap_h`` are one session. Arrival is the first charging step, the energy is what
+    the uncontrolled profile delivered, and departure is the step after the last charging
+    step extended by ``plug_extension_h`` (the car stays plugged after it is full), capped at
+    the next session's arrival and at the end of the day.
+
+    Parameters
+    ----------
+    ev_kw
+        Uncontrolled charging power per step [kW] (for example a simbench EV profile
+        scaled by the charger rating).
+    step_h
+        Step length [h].
+    plug_extension_h
+        Extra plugged-in time after charging ends [h] (from the prosumer category).
+    merge_gap_h
+        Gaps up to this length do not split a session [h].
+    v2g_reserve_kwh
+        Passed to every session.
+
+    Returns
+    -------
+    tuple of EvSession
+        In time order; empty if the EV never charges.
+    """
+    p = np.clip(_arr(ev_kw, None, "ev_kw"), 0.0, None)
+    n = p.size
+    on = np.flatnonzero(p > 1e-9)
+    if on.size == 0:
+        return ()
+    gap = max(0, int(round(merge_gap_h / step_h)))
+    runs: list[list[int]] = [[int(on[0]), int(on[0])]]
+    for t in on[1:]:
+        if t - runs[-1][1] - 1 <= gap:
+            runs[-1][1] = int(t)
+        else:
+            runs.append([int(t), int(t)])
+    ext = max(0, int(round(plug_extension_h / step_h)))
+    out = []
+    for k, (a, b) in enumerate(runs):
+        nxt = runs[k + 1][0] if k + 1 < len(runs) else n
+        dep = min(b + 1 + ext, nxt, n)
+        out.append(EvSession(a, dep, float(p[a : b + 1].sum() * step_h), v2g_reserve_kwh))
+    return tuple(out)
+
+
+def thermal_from_profile(
+    load_kw: np.ndarray, rated_kw: float | None = None, step_h: float = 0.25
+) -> ThermalLoad:
+    """An interruptible thermal load whose daily energy is that of its uncontrolled profile.
+
+    Parameters
+    ----------
+    load_kw
+        Uncontrolled electrical demand per step [kW] (heat pump or water heater).
+    rated_kw
+        Electrical rating [kW]; ``None`` takes the profile's maximum.
+    step_h
+        Step length [h].
+    """
+    p = np.clip(_arr(load_kw, None, "thermal load_kw"), 0.0, None)
+    rated = float(p.max()) if rated_kw is None else float(rated_kw)
+    rated = max(rated, float(p.max()))
+    return ThermalLoad(rated, float(p.sum() * step_h), p.copy())

@@ -1,0 +1,122 @@
+"""Device and home specifications: the sizes a scenario draws for each home.
+
+Plain frozen dataclasses with units in the field names; no behaviour beyond validation helpers.
+Powers follow the load convention at the home connection (P > 0 is consumption). Time is in
+steps of the run (``step_s`` seconds, 900 s by default) counted from the start of the day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Battery:
+    """A home battery.
+
+    Parameters
+    ----------
+    capacity_kwh
+        Usable energy capacity [kWh].
+    power_kw
+        Maximum charge and discharge power [kW].
+    efficiency_roundtrip
+        Round-trip efficiency [-]; split evenly between charging and discharging
+        (``sqrt`` each way).
+    soc_min, soc_max
+        State-of-charge limits as fractions of ``capacity_kwh`` [-].
+    soc_init
+        State of charge at the start of the day [-]; the CEMS ends the day at the same value.
+    """
+
+    capacity_kwh: float
+    power_kw: float
+    efficiency_roundtrip: float = 0.9
+    soc_min: float = 0.1
+    soc_max: float = 0.9
+    soc_init: float = 0.5
+
+
+@dataclass(frozen=True)
+class ElectricVehicle:
+    """A home EV charger; its uncontrolled charging comes from a simbench charging profile.
+
+    Parameters
+    ----------
+    charger_kw
+        Charger rating [kW] (simbench ships 3.7 and 11 kW home-charging profiles).
+    profile
+        Name of the simbench load profile the uncontrolled charging follows
+        (for example ``"HLS_A_3.7"``).
+    v2g
+        Whether the vehicle may discharge into the home (off by default).
+    """
+
+    charger_kw: float
+    profile: str
+    v2g: bool = False
+
+
+@dataclass(frozen=True)
+class HeatPump:
+    """A heat pump; its uncontrolled electrical demand follows a simbench heat-pump profile.
+
+    Parameters
+    ----------
+    rated_kw
+        Electrical rating [kW]; the normalised profile is scaled by it.
+    profile
+        Name of the simbench profile (for example ``"Air_Parallel_1"``).
+    """
+
+    rated_kw: float
+    profile: str
+
+
+@dataclass(frozen=True)
+class HomeSpec:
+    """Everything fixed about one home for a run.
+
+    Parameters
+    ----------
+    home_id
+        Stable identifier (``"H001"``...), also the name of the home's load in the network.
+    bus
+        Index of the home's bus in ``net.bus``.
+    base_profile
+        simbench household profile name for the inflexible base load (``"H0-A"``...).
+    annual_kwh
+        Annual base-load energy [kWh]; scales the base profile.
+    pv_kwp
+        Installed PV peak power [kWp]; 0 for none.
+    battery, ev, heat_pump
+        Devices, ``None`` where the home has none.
+    cems
+        Whether the home runs a CEMS (used from the CEMS control level on).
+    category
+        Prosumer category (``"flexible"``, ``"moderate"``, ``"comfort_first"``): how far the
+        CEMS may shift its appliances and EV (see :data:`sims.homes.cems.CATEGORIES`).
+    smart_appliances
+        Whether the home has deferrable appliances (washing machine, dishwasher, tumble
+        dryer) whose cycles are drawn per day.
+    power_factor
+        Power factor of the base load (lagging) [-].
+    max_import_kw, max_export_kw
+        Connection limits [kW] (UK 100 A single-phase cut-out: 23 kW).
+    """
+
+    home_id: str
+    bus: int
+    base_profile: str
+    annual_kwh: float
+    pv_kwp: float = 0.0
+    battery: Battery | None = None
+    ev: ElectricVehicle | None = None
+    heat_pump: HeatPump | None = None
+    cems: bool = False
+    category: str = "moderate"
+    smart_appliances: bool = False
+    power_factor: float = 0.95
+    max_import_kw: float = 23.0
+    max_export_kw: float = 23.0
+    extra: dict = field(default_factory=dict, compare=False)

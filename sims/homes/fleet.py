@@ -1,0 +1,335 @@
+"""All homes of a run behind their meters: uncontrolled homes and homes run by their CEMS.
+
+A model without mosaik (the home simulator is a thin adapter over it). Each day:
+
+1. **Plan** (at the first step of the day, control level ``cems`` and above): every home with
+   a CEMS plans its day from day-ahead forecasts (:func:`sims.homes.population.forecast_series`),
+   its EV sessions and heat-pump energy (derived from its uncontrolled profiles of the day),
+   its appliance cycles of the day, the ToU tariff, and its battery's current state of
+   charge. To compare bills like for like, the plan ends the day at the state of charge the
+   uncontrolled home would reach (:func:`sims.homes.cems.fallback.end_soc`). A home whose plan
+   fails runs the flagged uncontrolled fallback; the fallbacks are counted in the results.
+2. **Operate** (every step): a CEMS home follows its plan with the actual base load and PV,
+   its battery absorbing the forecast error (:class:`sims.homes.cems.Operator`); every other home
+   runs uncontrolled (:class:`sims.homes.home_model.HomeModel`), its appliance cycles starting at
+   their preferred time.
+
+Homes without a CEMS, and every home at control level ``none``, behave identically in all
+runs of a scenario, so runs at different control levels differ only by what the CEMS did.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from sims.homes.cems import (
+    APPLIANCE_CYCLES,
+    CATEGORIES,
+    CemsInput,
+    CemsPool,
+    Operator,
+    Plan,
+    Tariff,
+    appliance_for_category,
+    ev_sessions_from_profile,
+    plan_day,
+    thermal_from_profile,
+)
+from sims.homes.cems.fallback import end_soc
+from sims.homes.devices import HomeSpec
+from sims.homes.home_model import HomeModel
+from sims.homes.population import HomeSeries, day_appliances, forecast_series, run_timestamps
+from testbed.kpis import import_prices
+from testbed.scenario import Scenario
+
+CONTROLLED_LEVELS = ("cems", "market", "dso")
+OUTPUTS = ("p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw", "appliance_kw",
+           "battery_kw", "soc", "controlled", "fallback", "limited_kw")
+# Below this many CEMS homes a day is planned in-process: a worker pool costs more than it saves.
+POOL_MIN_HOMES = 16
+
+
+@dataclass
+class DayPlans:
+    """The CEMS plans of one day, by home position (``None`` for homes without a plan)."""
+
+    day: int
+    inputs: dict[int, CemsInput]
+    plans: dict[int, Plan]
+
+
+class HomeFleet:
+    """Every home of a run; steps all of them at once.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario (control level, tariff, forecasts, seed).
+    homes
+        The homes, in feeder order.
+    series
+        Their uncontrolled device series over the whole run (the actual values).
+    """
+
+    def __init__(self, scenario: Scenario, homes: list[HomeSpec], series: HomeSeries):
+        self.scenario = scenario
+        self.homes = homes
+        self.series = series
+        self.n = len(homes)
+        self.spd = scenario.steps_per_day
+        self.step_h = scenario.step_s / 3600.0
+        self.uncontrolled = [HomeModel(h, scenario.step_s) for h in homes]
+        self.cems_homes = [i for i, h in enumerate(homes)
+                           if h.cems and scenario.control in CONTROLLED_LEVELS]
+        self.tan_phi = np.array([math.tan(math.acos(h.power_factor)) for h in homes])
+        self.timestamps = run_timestamps(scenario)
+        self.operators: dict[int, Operator] = {}
+        self.appliance_kw = np.zeros((self.spd, self.n))
+        self.day_plans: DayPlans | None = None
+        self.plan_log: list[dict] = []
+        self.adopted: dict[int, set[int]] = {}
+        self._pool: CemsPool | None = None
+
+    # ------------------------------------------------------------------ planning
+    def _appliances_of_day(self, i: int, day: int) -> list[tuple[str, int]]:
+        if not self.homes[i].smart_appliances:
+            return []
+        return day_appliances(self.scenario, i, day, self.spd)
+
+    def cems_inputs(self, day: int) -> dict[int, CemsInput]:
+        """The CEMS input of every CEMS home for a day (forecasts, devices, tariff, SoC)."""
+        rows = slice(day * self.spd, (day + 1) * self.spd)
+        base_fc, pv_fc = forecast_series(self.scenario, self.series, day)
+        prices = import_prices(self.timestamps[rows], self.scenario.tariff)
+        tariff = Tariff(prices, self.scenario.tariff.export_eur_per_kwh,
+                        name=self.scenario.tariff.name)
+        inputs = {}
+        for i in self.cems_homes:
+            h = self.homes[i]
+            cat = CATEGORIES[h.category]
+            ev = self.series.ev_kw[rows, i]
+            hp = self.series.hp_kw[rows, i]
+            apps = tuple(appliance_for_category(name, APPLIANCE_CYCLES[name], start, cat,
+                                                self.step_h, self.spd)
+                         for name, start in self._appliances_of_day(i, day))
+            soc = self.soc_of(i)
+            inp = CemsInput(
+                home=h, base_kw=base_fc[:, i], pv_kw=pv_fc[:, i], tariff=tariff,
+                step_h=self.step_h,
+                ev_sessions=ev_sessions_from_profile(ev, self.step_h, cat.ev_plug_extension_h)
+                if h.ev else (),
+                ev_reference_kw=ev if h.ev else None,
+                appliances=apps,
+                thermal=thermal_from_profile(hp, h.heat_pump.rated_kw, self.step_h)
+                if h.heat_pump and hp.sum() > 0 else None,
+                category=cat, soc_init=soc if h.battery else None,
+            )
+            if h.battery:
+                inp = replace(inp, soc_end=end_soc(inp))
+            inputs[i] = inp
+        return inputs
+
+    def soc_of(self, i: int) -> float:
+        """Current battery state of charge of home ``i`` [-] (0 without battery)."""
+        if i in self.operators:
+            op = self.operators[i]
+            return op.soc_kwh / self.homes[i].battery.capacity_kwh if op.has_battery else 0.0
+        return self.uncontrolled[i].soc
+
+    def plan(self, day: int) -> DayPlans:
+        """Plan a day for every CEMS home (in parallel when there are many)."""
+        inputs = self.cems_inputs(day)
+        order = list(inputs)
+        workers = self.scenario.cems_workers
+        if workers > 1 and len(order) >= POOL_MIN_HOMES:
+            if self._pool is None:
+                self._pool = CemsPool(workers)
+            plans = self._pool.plan_days([inputs[i] for i in order])
+        else:
+            plans = [plan_day(inputs[i]) for i in order]
+        self.day_plans = DayPlans(day, inputs, dict(zip(order, plans, strict=True)))
+        replan = self.scenario.replan_every_steps or None
+        self.operators = {i: Operator(inputs[i], p, replan_every_steps=replan)
+                          for i, p in self.day_plans.plans.items()}
+        for i, p in self.day_plans.plans.items():
+            self.plan_log.append({
+                "day": day, "home_id": self.homes[i].home_id, "status": p.status,
+                "fallback": bool(p.fallback), "reason": p.reason, "planned_bill_eur": p.bill_eur,
+                "gap": p.gap,
+            })
+        return self.day_plans
+
+    def adopt_plans(self, day: int, plans: dict[int, Plan]) -> None:
+        """Replace CEMS homes' plans of a day by plans ordered by their aggregator.
+
+        Called between :meth:`plan` and the day's first :meth:`step` (the market and the DSO
+        negotiation re-plan homes); each home's operator restarts on its new plan.
+
+        Parameters
+        ----------
+        day
+            The day planned (must be the day of :attr:`day_plans`).
+        plans
+            New plan per home position (feeder order); other homes keep theirs.
+
+        Raises
+        ------
+        ValueError
+            The day was not planned, or a home has no CEMS plan that day.
+        """
+        dp = self.day_plans
+        if dp is None or dp.day != day:
+            raise ValueError(f"adopt_plans: day {day} has not been planned")
+        unknown = sorted(set(plans) - set(dp.plans))
+        if unknown:
+            raise ValueError(f"adopt_plans: homes without a CEMS plan on day {day}: {unknown}")
+        replan = self.scenario.replan_every_steps or None
+        for i, p in plans.items():
+            dp.plans[i] = p
+            self.operators[i] = Operator(dp.inputs[i], p, replan_every_steps=replan)
+        self.adopted.setdefault(day, set()).update(plans)
+
+    def forecast_uncontrolled_kw(self, day: int, homes: list[int]) -> dict[int, np.ndarray]:
+        """Day-ahead forecast of homes that run uncontrolled: net power per step [kW].
+
+        Each home's uncontrolled model (a copy, battery from its current state of charge) is
+        run over the day with the forecast base load and PV (:func:`forecast_series`), the
+        EV and heat-pump profiles of the day and its appliance cycles at their preferred time.
+
+        Parameters
+        ----------
+        day
+            Day of the run (0-based).
+        homes
+            Home positions (feeder order).
+        """
+        import copy
+
+        rows = slice(day * self.spd, (day + 1) * self.spd)
+        base_fc, pv_fc = forecast_series(self.scenario, self.series, day)
+        out = {}
+        for i in homes:
+            m = copy.deepcopy(self.uncontrolled[i])
+            app = np.zeros(self.spd)
+            for name, start in self._appliances_of_day(i, day):
+                cycle = APPLIANCE_CYCLES[name]
+                s = min(start, self.spd - len(cycle))
+                app[s:s + len(cycle)] += cycle
+            ev = self.series.ev_kw[rows, i]
+            hp = self.series.hp_kw[rows, i]
+            out[i] = np.array([m.step(base_fc[t, i], pv_fc[t, i], ev[t], hp[t], app[t]).p_kw
+                               for t in range(self.spd)])
+        return out
+
+    def replanner(self):
+        """A re-planner for aggregators (:data:`sims.aggregator.local_market.Replanner`): the
+        fleet's
+        worker pool when it has one, else in this process."""
+        from sims.aggregator.local_market import pool_replanner, sequential_replanner
+
+        return pool_replanner(self._pool) if self._pool is not None else sequential_replanner
+
+    def close(self) -> None:
+        """Stop the worker pool, if one was started."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    # ------------------------------------------------------------------ operation
+    def step(self, k: int, base_kw: np.ndarray, pv_kw: np.ndarray, ev_kw: np.ndarray,
+             hp_kw: np.ndarray, caps: dict[int, tuple[float, float]] | None = None
+             ) -> dict[str, np.ndarray]:
+        """Operate every home for step ``k`` of the run with the actual device values.
+
+        Parameters
+        ----------
+        k
+            Step of the run (0-based).
+        base_kw, pv_kw, ev_kw, hp_kw
+            Actual uncontrolled values per home [kW], feeder order.
+        caps
+            The DSO's emergency limitation for this step: home position -> ``(min_kw,
+            max_kw)`` on its net power (see :meth:`limit`).
+
+        Returns
+        -------
+        dict of arrays
+            Every name of :data:`OUTPUTS`, one value per home.
+        """
+        day, t = divmod(k, self.spd)
+        if t == 0:
+            self.appliance_kw[:] = 0.0
+            for i in range(self.n):
+                for name, start in self._appliances_of_day(i, day):
+                    cycle = APPLIANCE_CYCLES[name]
+                    s = min(start, self.spd - len(cycle))
+                    self.appliance_kw[s:s + len(cycle), i] += cycle
+            if self.cems_homes and (self.day_plans is None or self.day_plans.day != day):
+                self.plan(day)  # not planned yet by an aggregator (control level cems)
+        out = {name: np.zeros(self.n) for name in OUTPUTS}
+        out["base_kw"][:] = base_kw
+        out["pv_kw"][:] = pv_kw
+        for i in range(self.n):
+            op = self.operators.get(i)
+            if op is None:
+                s = self.uncontrolled[i].step(base_kw[i], pv_kw[i], ev_kw[i], hp_kw[i],
+                                              self.appliance_kw[t, i])
+                out["p_kw"][i], out["battery_kw"][i], out["soc"][i] = s.p_kw, s.battery_kw, s.soc
+                out["ev_kw"][i], out["hp_kw"][i] = ev_kw[i], hp_kw[i]
+                out["appliance_kw"][i] = self.appliance_kw[t, i]
+            else:
+                r = op.step(float(base_kw[i]), float(pv_kw[i]))
+                out["p_kw"][i], out["battery_kw"][i] = r.net_kw, r.battery_kw
+                out["soc"][i] = 0.0 if math.isnan(r.soc) else r.soc
+                out["ev_kw"][i], out["hp_kw"][i] = r.ev_kw, r.thermal_kw
+                out["appliance_kw"][i] = r.appliance_kw
+                out["pv_kw"][i] = pv_kw[i] - r.curtail_kw
+                out["controlled"][i] = 1.0
+                out["fallback"][i] = float(op.plan.fallback)
+        for i, (lo, hi) in (caps or {}).items():
+            self.limit(out, i, lo, hi)
+        out["q_kvar"][:] = (out["base_kw"] + out["hp_kw"]) * self.tan_phi
+        return out
+
+    @staticmethod
+    def limit(out: dict[str, np.ndarray], i: int, min_kw: float, max_kw: float) -> None:
+        """Apply an emergency limitation to home ``i``'s step outputs, in place.
+
+        Above ``max_kw`` the EV charging, then the heat pump, is cut; below ``min_kw`` (export)
+        the PV is curtailed. The base load, appliances and battery are not touched, so a cap
+        below them is not reached. Energy cut is not recovered later (load limitation: the
+        EV ends the day with less charge, the house a little colder). ``limited_kw`` records
+        the change of the net power [kW, >= 0].
+
+        Parameters
+        ----------
+        out
+            The step's outputs (:data:`OUTPUTS` arrays).
+        i
+            Home position.
+        min_kw, max_kw
+            Bounds on the net power [kW] (``-inf``/``inf`` where free).
+        """
+        p = out["p_kw"][i]
+        if p > max_kw:
+            cut = p - max_kw
+            for key in ("ev_kw", "hp_kw"):
+                d = min(cut, max(out[key][i], 0.0))
+                out[key][i] -= d
+                cut -= d
+            out["limited_kw"][i] = p - max_kw - cut
+            out["p_kw"][i] = max_kw + cut
+        elif p < min_kw:
+            d = min(min_kw - p, max(out["pv_kw"][i], 0.0))
+            out["pv_kw"][i] -= d
+            out["p_kw"][i] = p + d
+            out["limited_kw"][i] = d
+
+    def plan_table(self) -> pd.DataFrame:
+        """One row per CEMS home and day: status, fallback flag and reason, planned bill, gap."""
+        return pd.DataFrame(self.plan_log, columns=["day", "home_id", "status", "fallback",
+                                                    "reason", "planned_bill_eur", "gap"])
