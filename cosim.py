@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--control", choices=CONTROL_LEVELS,
                      help="control level (overrides the scenario)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-report", action="store_true", help="do not write report.html")
     cmp = sub.add_parser("compare", help="run a scenario at several control levels and "
                          "compare their KPIs side by side")
     cmp.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO,
@@ -42,12 +43,32 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", type=Path, help="folder holding one run folder per level "
                      "(default: runs/<name>-compare-<timestamp>)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp.add_argument("--no-report", action="store_true",
+                     help="do not write report.html (the comparison's and each level's)")
+    rep = sub.add_parser("report", help="write the HTML report of a run or comparison folder")
+    rep.add_argument("folder", type=Path, help="a folder written by cosim run or cosim compare")
+    rep.add_argument("--out", type=Path, help="HTML file (default: FOLDER/report.html)")
     return p
+
+
+def _report(folder: Path, out: Path | None = None) -> int:
+    """Write the HTML report of a run or comparison folder; print where, or a one-line error."""
+    from testbed.report import write_report
+
+    try:
+        path = write_report(folder, out)
+    except USER_ERRORS as exc:
+        print(f"cosim: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {path}  ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cosim`` script; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "report":
+        return _report(args.folder, args.out)
     try:
         scenario = load_scenario(args.scenario)
         overrides = {}
@@ -79,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
                                    "display.width", 120):
                 print(table.to_string())
             print(f"\ncomparison: {out / 'comparison.csv'}")
-            return 0
+            if args.no_report:
+                return 0
+            codes = [_report(out / level) for level in levels]  # linked from the comparison's
+            return max(*codes, _report(out))
 
         feeder = scenario_feeder(scenario)
         out = args.out or Path("runs") / (f"{scenario.name}-{scenario.control}-"
@@ -96,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(kpi_table(result.kpis))
     print(f"\nresults: {result.out_dir}  (wall time {result.wall_s:.1f} s)")
-    return 0
+    return 0 if args.no_report else _report(result.out_dir)
 
 
 if __name__ == "__main__":

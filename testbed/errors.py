@@ -38,5 +38,12 @@ class ScenarioError(TestbedError, ValueError):
         super().__init__("; ".join(self.problems))
 
 
+class ReportError(TestbedError, ValueError):
+    """A folder cannot be reported: not a run or comparison folder, or a table is unreadable.
+
+    The message names the folder (or file) and what is missing.
+    """
+
+
 # Errors of every layer that come from the user's input (scenario, grid, load-flow input).
 USER_ERRORS = (TestbedError, GridsError, SimsError)

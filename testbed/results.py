@@ -14,6 +14,7 @@ Contract (users' notebooks depend on it; the README documents it):
 ``network.json``       the network as run (pandapower JSON, with bus geodata for maps)
 ``flex.parquet``       control market and dso: flexibility per interval (requested, offered,
                        ordered, delivered; day-ahead lights), see :mod:`testbed.flex_kpis`
+``cems_plans.parquet`` control cems and above: one row per CEMS home and day (plan status)
 ``meta.json``          run facts (versions, wall time, status)
 
 While a run goes, and after an interrupted run, each table is a *folder* of part files
@@ -58,7 +59,7 @@ def read_run(run_dir: str | Path) -> dict[str, pd.DataFrame | dict]:
     """
     run_dir = Path(run_dir)
     out: dict[str, pd.DataFrame | dict] = {}
-    for table in (*TABLES, "home_kpis", "flex"):
+    for table in (*TABLES, "home_kpis", "flex", "cems_plans"):
         path = run_dir / f"{table}.parquet"
         if path.exists():
             out[table] = pd.read_parquet(path)

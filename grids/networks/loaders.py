@@ -88,6 +88,26 @@ def load_json_feeder(path: str | Path) -> Feeder:
         checks of :func:`grids.networks.checks.check_feeder`.
     """
     path = Path(path)
+    net = read_network_json(path)
+    return check_feeder(Feeder(net=net, homes=_homes_from_loads(net), name=path.name))
+
+
+def read_network_json(path: str | Path) -> pp.pandapowerNet:
+    """Read a pandapower JSON network file safely (modules checked before pandapower reads it).
+
+    Parameters
+    ----------
+    path
+        Path of a file written by ``pandapower.to_json`` (a user's grid, or a run folder's
+        ``network.json``).
+
+    Raises
+    ------
+    GridError
+        If the file is missing, is not JSON, names a module outside the allow-list or is not a
+        pandapower network. The network itself is not checked (see :func:`load_json_feeder`).
+    """
+    path = Path(path)
     if not path.is_file():
         raise GridError(f"{path}: grid file not found")
     text = path.read_text()
@@ -96,10 +116,9 @@ def load_json_feeder(path: str | Path) -> Feeder:
     except json.JSONDecodeError as exc:
         raise GridError(f"{path}: not a JSON file ({exc.msg} at line {exc.lineno})") from None
     try:
-        net = pp.from_json_string(text)
+        return pp.from_json_string(text)
     except Exception as exc:  # pandapower raises many types for a malformed network
         raise GridError(f"{path}: not a pandapower network ({exc})") from None
-    return check_feeder(Feeder(net=net, homes=_homes_from_loads(net), name=path.name))
 
 
 def load_simbench_feeder(code: str) -> Feeder:
