@@ -12,6 +12,7 @@ adds what the optimisation needs beyond them (sessions, cycles, daily energies, 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -435,13 +436,10 @@ class CemsInput:
         if np.any(imp <= exp):
             t = int(np.flatnonzero(imp <= exp)[0])
             out.append(f"{hid}: tariff import price {imp[t]} <= export price {exp[t]} at step {t}")
-        over = base - pv - self.home.max_import_kw
-        if np.any(over > 1e-9) and (self.battery is None or self.battery.capacity_kwh <= 0):
-            t = int(np.argmax(over))
-            out.append(
-                f"{hid}: base load {base[t]:.2f} kW minus PV exceeds max import "
-                f"{self.home.max_import_kw} kW at step {t}"
-            )
+        if pv.size == n and np.all(pv >= 0):
+            why = _base_load_problem(self, base, pv)
+            if why:
+                out.append(f"{hid}: {why}")
         ev = self.home.ev
         last_dep = 0
         for k, s in enumerate(self.ev_sessions):
@@ -514,6 +512,56 @@ class CemsInput:
                 if v is not None and not (b.soc_min - 1e-9 <= v <= b.soc_max + 1e-9):
                     out.append(f"{hid}: battery {nm} {v} outside [{b.soc_min}, {b.soc_max}]")
         return out
+
+
+def _base_load_problem(inp: CemsInput, base: np.ndarray, pv: np.ndarray) -> str:
+    """Why no schedule can serve the base load within the connection limits ('' if one can).
+
+    Exact for the inflexible part of the home: with the EV, the appliance cycles and the
+    thermal load at zero (they can only add demand), the battery power ``b`` must keep
+    ``base - pv + curtailment + b`` within ``[-max_export, max_import]``, i.e. ``b`` in
+    ``[max(-P, -max_export - base), min(P, max_import - base + pv)]`` per step (curtailing all
+    PV widens the lower end). The battery's reachable energies form an interval at every step
+    boundary; it is propagated step by step (the lowest energy change allows simultaneous
+    charge and discharge, as the day model does) and must contain ``soc_end`` at the end.
+    A home without a battery fails wherever base minus PV exceeds the max import. So the same
+    impossible base load gives the same answer, ``invalid_input``, with or without a battery.
+    """
+    home = inp.home
+    over = base - pv - home.max_import_kw
+    if not np.any(over > 1e-9):
+        return ""
+    t_over = int(np.argmax(over))
+    what = (
+        f"base load {base[t_over]:.2f} kW minus PV exceeds max import {home.max_import_kw} kW "
+        f"at step {t_over}"
+    )
+    b = inp.battery
+    if b is None or b.capacity_kwh <= 0:
+        return what
+    s0 = b.soc_init if inp.soc_init is None else inp.soc_init
+    s1 = s0 if inp.soc_end is None else inp.soc_end
+    if not (0.0 < b.efficiency_roundtrip <= 1.0 and 0.0 <= b.soc_min <= s0 <= b.soc_max <= 1.0
+            and b.soc_min <= s1 <= b.soc_max):
+        return ""  # the battery's own problem is reported instead
+    dt, cap, pmax = inp.step_h, b.capacity_kwh, b.power_kw
+    eta = math.sqrt(b.efficiency_roundtrip)
+    emin, emax = b.soc_min * cap, b.soc_max * cap
+    lo = hi = s0 * cap
+    cannot = f"{what}, and the battery ({pmax} kW, {cap:.2f} kWh from SoC {s0:.3f}) cannot cover it"
+    for t in range(inp.start_step, inp.n_steps):
+        p_lo = max(-pmax, -home.max_export_kw - base[t])
+        p_hi = min(pmax, home.max_import_kw - base[t] + pv[t])
+        if p_lo > p_hi + 1e-9:
+            return cannot
+        d_hi = dt * (eta * p_hi if p_hi >= 0 else p_hi / eta)
+        d_lo = dt * (eta * p_lo + (eta - 1.0 / eta) * (pmax - max(p_lo, 0.0)))
+        lo, hi = max(emin, lo + d_lo), min(emax, hi + d_hi)
+        if lo > hi + 1e-9:
+            return cannot
+    if not (lo - 1e-9 <= s1 * cap <= hi + 1e-9):
+        return cannot
+    return ""
 
 
 def ev_sessions_from_profile(

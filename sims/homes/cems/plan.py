@@ -10,8 +10,13 @@ call the planner from one thread per process.
 
 An input no schedule can satisfy (see :meth:`CemsInput.problems`), or a solve that ends
 without a usable solution, gives the flagged fallback (:func:`fallback_plan`): the uncontrolled
-schedule with ``fallback=True`` and the reason. Nothing here raises for a bad day; only a
-programming error does.
+schedule with ``fallback=True`` and the reason. Nothing here raises for a bad day; a
+programming error raises, in this process and on a worker pool alike (the pool re-raises the
+worker's exception in the caller): it never becomes a counted fallback. Statuses: one cause,
+one status. ``invalid_input`` for what :meth:`CemsInput.problems` finds before any solve
+(including a base load the connection and battery cannot serve, with or without a battery);
+otherwise the solver's termination condition (``infeasible``, ``maxTimeLimit`` without a
+solution, ``error``...).
 """
 
 from __future__ import annotations
@@ -533,11 +538,14 @@ def _to_plan(inp: CemsInput, raw: RawSolution, slots: list[int], band: Band | No
 
 # ------------------------------------------------------------------ pool
 def _plan_one(args: tuple) -> Plan:
+    """One home's plan on a worker or in this process: exactly :func:`plan_day`.
+
+    A bad input or a failed solve already comes back as the flagged fallback; any exception
+    is a programming error and propagates (a pool re-raises it in the caller), so it can
+    never pass for a counted fallback.
+    """
     inp, band, signal, flexibility = args
-    try:
-        return plan_day(inp, band, signal, flexibility)
-    except Exception as e:  # noqa: BLE001 - a run never stops on one home
-        return fallback_plan(inp, "error", f"{inp.home.home_id}: {type(e).__name__}: {e}")
+    return plan_day(inp, band, signal, flexibility)
 
 
 def _warm() -> int:
@@ -640,9 +648,10 @@ def plan_days(
     Returns
     -------
     list of Plan
-        In the order of ``inputs``; a home that fails gets its flagged fallback, so one bad
-        home never stops the others. A plan depends only on its input (not on the worker
-        or the order), so runs are reproducible bit for bit.
+        In the order of ``inputs``; a home whose input is bad or whose solve fails gets its
+        flagged fallback, so one bad home never stops the others (a programming error
+        raises). A plan depends only on its input (not on the worker or the order), so runs
+        are reproducible bit for bit.
     """
     if workers <= 1:
         k = len(inputs)
