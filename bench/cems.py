@@ -110,6 +110,8 @@ def main() -> None:
     )
     ap.add_argument("--scenario", help="plan this scenario's CEMS homes instead of random ones")
     ap.add_argument("--day", type=int, default=0, help="day of the scenario (with --scenario)")
+    ap.add_argument("--buildings", action="store_true",
+                    help="random homes' thermal loads are heat pumps in buildings")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -117,8 +119,8 @@ def main() -> None:
         homes = scenario_homes(args.scenario, args.day)
         what = f"CEMS homes of {args.scenario}, day {args.day}"
     else:
-        homes = random_homes(args.homes, args.seed)
-        what = f"random homes (seed {args.seed})"
+        homes = random_homes(args.homes, args.seed, buildings=args.buildings)
+        what = f"random homes (seed {args.seed}{', buildings' if args.buildings else ''})"
     print(
         f"{len(homes)} {what} generated in {time.perf_counter() - t0:.2f} s; "
         f"{os.cpu_count()} CPUs"
@@ -129,7 +131,7 @@ def main() -> None:
         "EV": sum(bool(h.ev_sessions) for h in homes),
         "thermal": sum(h.thermal is not None for h in homes),
         "appliances": sum(len(h.appliances) for h in homes),
-        "ToU": sum(h.tariff.name == "tou" for h in homes),
+        "ToU": sum(h.tariff.name.startswith("tou") for h in homes),
     }
     print("  " + ", ".join(f"{k} {v}" for k, v in feats.items()))
 

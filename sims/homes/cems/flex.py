@@ -41,6 +41,10 @@ Checked against exact re-solves (30 random homes, 110 sampled step/direction pai
 forcing the offered move at one step): every offered quantity was delivered in full; the
 approximate cost minus the exact one (objective change per kWh, comfort included) had a
 median of 0.000, a mean absolute value of 0.043 and a 90th percentile of 0.17 EUR/kWh.
+Heat pumps in their buildings (12 random homes with buildings and 3 bands of a real winter
+heat-pump day): all 933 offered moves of every other step were delivered in full; on 149
+sampled moves the cost error had a median of 0.000, a mean absolute value of 0.029, a 90th
+percentile of 0.065 and a maximum of 0.22 EUR/kWh.
 ``tests/cems/test_fallback_band_flex.py`` keeps the deliverability check;
 :func:`sims.homes.cems.offers.move_cost` gives the exact cost of one move when it matters.
 """

@@ -161,7 +161,8 @@ class RawSolution:
     status
         Termination condition (``"optimal"``, ``"infeasible"``, ``"maxTimeLimit"``...).
     values
-        Variable name -> values per step (``soc`` has n + 1 values, ``s`` is (slots, n));
+        Variable name -> values per step (``soc`` and ``e`` have n + 1 values, ``s`` is
+        (slots, n));
         empty when ``ok`` is false.
     objective, bound
         Objective value and best bound [EUR]; NaN when unknown.

@@ -36,12 +36,11 @@ from sims.homes.cems.fallback import thermal_reference, uncontrolled_devices, un
 from sims.homes.cems.flex import flexibility as flex_fn
 from sims.homes.cems.formulation import BIG_KW, DayModel, ModelData, RawSolution
 
-BIG_KWH = 1.0e5
-"""Stands for an absent bound on the stored heat of the ideal thermal store [kWh]."""
-
 __all__ = ["Plan", "fallback_plan", "model_data", "plan_day", "plan_days", "CemsPool"]
 
 TOL_KW = 1e-6
+BIG_KWH = 1.0e5
+"""Stands for an absent bound on the stored heat of the ideal thermal store [kWh]."""
 
 
 @dataclass
@@ -213,7 +212,9 @@ def model_data(
         lo, hi = max(lo, -BIG_KWH), min(hi, BIG_KWH)
         e_lb[:], e_ub[:] = lo, hi
         th_rhs = -th_gain * th_ref
-        init = th.initial_kwh if th.initial_kwh is not None or th.store else 0.0
+        init = th.initial_kwh  # None: a building's plan chooses it; the ideal store starts at 0
+        if init is None and th.store is None:
+            init = 0.0
         th_cyc = 0.0  # e[n] - e[0]: the day ends with the heat it started with ...
         if init is not None:
             init = min(max(init, lo), hi)  # (within the solver's tolerances of the band)
