@@ -1,6 +1,9 @@
 """Benchmark: day-ahead CEMS plans of many random-but-realistic homes (seeded).
 
-Run ``python bench/cems.py [--homes 184] [--workers 2] [--seed 0] [--repeat 3]``.
+Run ``python bench/cems.py [--homes 184] [--workers 2] [--seed 0] [--repeat 3]``, or
+``python bench/cems.py --scenario scenarios/congested.toml [--day 0]`` to plan the CEMS homes of
+a scenario's day exactly as a run builds them (simbench profiles, heat pumps with their
+buildings) instead of the synthetic homes.
 
 Prints the wall time for all homes on a pool of workers: cold (starting the pool and
 building the models included; run first, so nothing is built before) and warm (a pool kept
@@ -77,6 +80,22 @@ def serial(homes, path: str) -> dict:
     )
 
 
+def scenario_homes(path: str, day: int) -> list:
+    """The CEMS inputs of a scenario's day, as the home fleet of a run builds them."""
+    from sims.homes.fleet import HomeFleet
+    from sims.homes.population import draw_homes, home_series
+    from testbed.run import scenario_feeder
+    from testbed.scenario import load_scenario
+
+    sc = load_scenario(path)
+    sc = sc.with_overrides(control="cems", days=max(sc.days, day + 1))
+    feeder = scenario_feeder(sc)
+    ids = feeder.homes.index.tolist()
+    specs = draw_homes(sc, ids, [int(b) for b in feeder.homes.bus])
+    fleet = HomeFleet(sc, specs, home_series(sc, specs))
+    return list(fleet.cems_inputs(day).values())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--homes", type=int, default=184)
@@ -89,12 +108,21 @@ def main() -> None:
         default=40,
         help="homes solved with the pyomo-Param update path for comparison",
     )
+    ap.add_argument("--scenario", help="plan this scenario's CEMS homes instead of random ones")
+    ap.add_argument("--day", type=int, default=0, help="day of the scenario (with --scenario)")
+    ap.add_argument("--buildings", action="store_true",
+                    help="random homes' thermal loads are heat pumps in buildings")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    homes = random_homes(args.homes, args.seed)
+    if args.scenario:
+        homes = scenario_homes(args.scenario, args.day)
+        what = f"CEMS homes of {args.scenario}, day {args.day}"
+    else:
+        homes = random_homes(args.homes, args.seed, buildings=args.buildings)
+        what = f"random homes (seed {args.seed}{', buildings' if args.buildings else ''})"
     print(
-        f"{args.homes} homes (seed {args.seed}) generated in {time.perf_counter() - t0:.2f} s; "
+        f"{len(homes)} {what} generated in {time.perf_counter() - t0:.2f} s; "
         f"{os.cpu_count()} CPUs"
     )
     feats = {
@@ -103,7 +131,7 @@ def main() -> None:
         "EV": sum(bool(h.ev_sessions) for h in homes),
         "thermal": sum(h.thermal is not None for h in homes),
         "appliances": sum(len(h.appliances) for h in homes),
-        "ToU": sum(h.tariff.name == "tou" for h in homes),
+        "ToU": sum(h.tariff.name.startswith("tou") for h in homes),
     }
     print("  " + ", ".join(f"{k} {v}" for k, v in feats.items()))
 

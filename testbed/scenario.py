@@ -104,6 +104,12 @@ class Scenario:
     discount_rate: float = 0.035
     years_deferred: float = 5.0
     emergency_limitation: bool = False
+    heat_pump_cop_air: tuple[float, float] = (2.2, 3.0)
+    heat_pump_cop_ground: tuple[float, float] = (2.6, 3.4)
+    building_time_constant_h: tuple[float, float] = (10.0, 50.0)
+    heat_pump_design_delta_k: float = 24.0
+    comfort_band_k: dict[str, float] = field(
+        default_factory=lambda: {"flexible": 2.0, "moderate": 1.0, "comfort_first": 0.5})
     source: Path | None = None
     text: str = field(default="", repr=False)
 
@@ -397,6 +403,23 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
               f"{sorted(EV_PROFILES)} (the simbench home-charging profiles)", chargers)
         chargers = None
     hp_kw = r.range_pair("devices.heat_pump_kw", [2.0, 4.0])
+    cop_air = r.range_pair("devices.heat_pump_cop_air", [2.2, 3.0], lo=1.0)
+    cop_ground = r.range_pair("devices.heat_pump_cop_ground", [2.6, 3.4], lo=1.0)
+    tau = r.range_pair("devices.building_time_constant_h", [10.0, 50.0])
+    if tau is not None and tau[0] <= 0:
+        r.bad("devices.building_time_constant_h", "must satisfy 0 < min <= max", list(tau))
+        tau = None
+    design_dk = r.number("devices.heat_pump_design_delta_k", 24.0, lo=0.0, lo_open=True)
+    band_raw = r.get("homes.comfort_band_k", {"flexible": 2.0, "moderate": 1.0,
+                                              "comfort_first": 0.5})
+    comfort_band = None
+    if (not isinstance(band_raw, dict) or set(band_raw) != set(CATEGORY_NAMES)
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 10
+                       for v in band_raw.values())):
+        r.bad("homes.comfort_band_k", f"must be a table of 0 <= K <= 10 for each of "
+              f"{', '.join(CATEGORY_NAMES)}", band_raw)
+    else:
+        comfort_band = {c: float(band_raw[c]) for c in CATEGORY_NAMES}
     tariff = _read_tariff(r)
     base_err = r.number("forecast.base_error", 0.0, lo=0.0, hi=1.0)
     pv_err = r.number("forecast.pv_error", 0.0, lo=0.0, hi=1.0)
@@ -427,7 +450,8 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
             continue
         for key in data[table]:
             full = f"{table}.{key}"
-            if full not in r.seen and full not in ("tariff.periods", "homes.categories"):
+            if full not in r.seen and full not in ("tariff.periods", "homes.categories",
+                                                   "homes.comfort_band_k"):
                 r.bad(full, "unknown field", data[table][key])
 
     if r.problems:
@@ -447,6 +471,9 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         flex_max_rounds=int(max_rounds), upgrade_cost_eur=float(upgrade_cost),
         upgrade_lifetime_years=float(lifetime), discount_rate=float(rate),
         years_deferred=float(deferred), emergency_limitation=bool(emergency),
+        heat_pump_cop_air=cop_air, heat_pump_cop_ground=cop_ground,
+        building_time_constant_h=tau, heat_pump_design_delta_k=float(design_dk),
+        comfort_band_k=comfort_band,
         source=Path(source) if source is not None else None, text=text,
     )
     problems = _check_overrides(scenario)

@@ -26,7 +26,9 @@ def perfect(tmp_path_factory):
                   base_error=0.0, pv_error=0.0)
     none = run_scenario(s.with_overrides(control="none"), tmp / "none", progress=False)
     cems = run_scenario(s.with_overrides(control="cems"), tmp / "cems", progress=False)
-    return read_run(none.out_dir), read_run(cems.out_dir)
+    out = read_run(none.out_dir), read_run(cems.out_dir)
+    out[1]["dir"] = cems.out_dir
+    return out
 
 
 def test_no_home_pays_more_with_its_cems_under_perfect_forecasts(perfect):
@@ -53,11 +55,33 @@ def test_homes_without_cems_behave_identically(perfect):
 
 def test_cems_homes_keep_their_energy_needs(perfect):
     none, cems = perfect
-    for col in ("ev_kw", "hp_kw", "appliance_kw"):
+    for col in ("ev_kw", "appliance_kw"):
         a = none["homes"].groupby("home_id")[col].sum()
         b = cems["homes"].groupby("home_id")[col].sum()
         pd.testing.assert_series_equal(a, b, atol=1e-6, rtol=1e-9)
+    # the heat pump delivers at least its day's heat: never less electricity than without a
+    # CEMS (more when it pre-heats: a warmer house loses more), and at most what its
+    # building's band can add in losses (H * band * 24 h / COP, every home at the band's top
+    # all day)
+    a = none["homes"].groupby("home_id").hp_kw.sum() * 0.25
+    b = cems["homes"].groupby("home_id").hp_kw.sum() * 0.25
+    assert (b >= a - 1e-6).all() and (b > a + 1e-3).any()
+    specs = {h.home_id: h for h in _homes(cems)}
+    assert {h for h, x in specs.items() if x.heat_pump} == set(a.index[a > 0])
+    for hid in a.index[a > 0]:
+        hp = specs[hid].heat_pump
+        assert b[hid] - a[hid] <= hp.heat_loss_kw_per_k * hp.comfort_band_k * 24 / hp.cop + 1e-6
     assert (cems["homes"].p_kw <= 23.0 + 1e-9).all()
+
+
+def _homes(run):
+    """The homes a run drew (from the scenario as run, in its folder)."""
+    from sims.homes.population import draw_homes
+    from testbed.scenario import load_scenario
+
+    s = load_scenario(run["dir"] / "scenario.toml")
+    ids = sorted(run["home_kpis"].home_id)  # H001, H002... : the feeder's home order
+    return draw_homes(s, ids, list(range(len(ids))))
 
 
 def test_forecast_error_is_absorbed_and_plans_are_logged(tmp_path):

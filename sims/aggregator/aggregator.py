@@ -27,7 +27,9 @@ cost, the rise of the prosumer's bill + comfort cost
 (:func:`sims.aggregator.local_market.home_cost_eur`).
 The price is ``max(cost, 0) / energy + margin_eur_per_kwh``; offers above the request's price
 cap or below ``min_energy_kwh`` are not sent. The re-plans are cached, so dispatching an
-ordered offer reuses the plan the offer was priced on (identical band, same schedule).
+ordered offer reuses the plan the offer was priced on (identical band, same schedule). A
+re-plan that would leave the home's standing band further than its current plan does (undo an
+order already bought: a heat pump's building may not allow both moves) is not offered.
 
 Dispatch
 --------
@@ -227,7 +229,7 @@ class Aggregator:
         new = self.replan(ins, bands, sigs)
         out = []
         for (_, h, _flex), band, sig, plan in zip(cands, bands, sigs, new, strict=True):
-            if plan.fallback:
+            if plan.fallback or self._breaks_standing_band(h, plan):
                 continue
             cur = self.plans[h]
             delta = plan.net_kw - cur.net_kw
@@ -246,6 +248,21 @@ class Aggregator:
                                  request.direction, request.steps, relief, delta, price,
                                  self.step_h))
         return out
+
+    def _breaks_standing_band(self, home_id: str, plan: Plan) -> bool:
+        """Whether ``plan`` leaves the home's standing band (earlier orders, the market's band)
+        further than its current plan does at some step: such a move would undo an order
+        already bought (a building's comfort band can make moves at different steps
+        exclude each other), so it is not offered."""
+        b = self.bands.get(home_id)
+        if b is None:
+            return False
+        lo, hi = b
+
+        def outside(net: np.ndarray) -> np.ndarray:
+            return np.maximum(np.maximum(net - hi, lo - net), 0.0)
+
+        return bool(np.any(outside(plan.net_kw) > outside(self.plans[home_id].net_kw) + 1e-6))
 
     # ---------------------------------------------------------------- dispatch
     def dispatch(self, orders: Sequence[FlexOrder]) -> dict[str, Plan]:

@@ -59,7 +59,13 @@ class ElectricVehicle:
 
 @dataclass(frozen=True)
 class HeatPump:
-    """A heat pump; its uncontrolled electrical demand follows a simbench heat-pump profile.
+    """A heat pump and the building it heats.
+
+    Its uncontrolled electrical demand follows a simbench heat-pump profile; a CEMS may move
+    it only as far as the building's thermal capacity and the comfort band allow (a
+    first-order model, :class:`sims.homes.cems.ThermalStore`). The defaults are typical of a
+    UK semi-detached house with an air-source heat pump; a scenario draws them per home
+    (:mod:`sims.homes.population`).
 
     Parameters
     ----------
@@ -67,10 +73,23 @@ class HeatPump:
         Electrical rating [kW]; the normalised profile is scaled by it.
     profile
         Name of the simbench profile (for example ``"Air_Parallel_1"``).
+    cop
+        Mean coefficient of performance on the day [-] (heat per kWh of electricity).
+    heat_loss_kw_per_k
+        The building's heat loss coefficient ``H`` [kW/K].
+    capacity_kwh_per_k
+        The building's effective thermal capacity ``C`` [kWh/K].
+    comfort_band_k
+        How far above its set point the CEMS may pre-heat the house [K] (it never lets it
+        fall below the set point).
     """
 
     rated_kw: float
     profile: str
+    cop: float = 2.6
+    heat_loss_kw_per_k: float = 0.3
+    capacity_kwh_per_k: float = 9.0
+    comfort_band_k: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ A model without mosaik (the home simulator is a thin adapter over it). Each day:
 
 1. **Plan** (at the first step of the day, control level ``cems`` and above): every home with
    a CEMS plans its day from day-ahead forecasts (:func:`sims.homes.population.forecast_series`),
-   its EV sessions and heat-pump energy (derived from its uncontrolled profiles of the day),
+   its EV sessions and heat-pump demand (derived from its uncontrolled profiles of the day;
+   the heat pump may move only as far as its building's comfort band allows),
    its appliance cycles of the day, the ToU tariff, and its battery's current state of
    charge. To compare bills like for like, the plan ends the day at the state of charge the
    uncontrolled home would reach (:func:`sims.homes.cems.fallback.end_soc`). A home whose plan
@@ -36,6 +37,7 @@ from sims.homes.cems import (
     Tariff,
     appliance_for_category,
     ev_sessions_from_profile,
+    heat_pump_store,
     plan_day,
     thermal_from_profile,
 )
@@ -124,7 +126,9 @@ class HomeFleet:
                 if h.ev else (),
                 ev_reference_kw=ev if h.ev else None,
                 appliances=apps,
-                thermal=thermal_from_profile(hp, h.heat_pump.rated_kw, self.step_h)
+                thermal=thermal_from_profile(hp, h.heat_pump.rated_kw, self.step_h,
+                                             store=heat_pump_store(h.heat_pump),
+                                             initial_kwh=self.thermal_state_of(i))
                 if h.heat_pump and hp.sum() > 0 else None,
                 category=cat, soc_init=soc if h.battery else None,
             )
@@ -139,6 +143,14 @@ class HomeFleet:
             op = self.operators[i]
             return op.soc_kwh / self.homes[i].battery.capacity_kwh if op.has_battery else 0.0
         return self.uncontrolled[i].soc
+
+    def thermal_state_of(self, i: int) -> float | None:
+        """Heat stored in home ``i``'s building now [kWh], from its CEMS operator (``None``
+        before its first CEMS day, or if the heat pump had no plan: the plan chooses)."""
+        op = self.operators.get(i)
+        if op is None or op.inp.thermal is None or op.inp.thermal.store is None:
+            return None
+        return float(op.thermal_state_kwh)
 
     def plan(self, day: int) -> DayPlans:
         """Plan a day for every CEMS home (in parallel when there are many)."""

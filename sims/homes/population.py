@@ -95,6 +95,12 @@ def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> lis
         # Drawn after the variables above, so adding them kept the earlier draws unchanged.
         names = list(scenario.category_shares)
         category = names[int(rng.choice(len(names), p=list(scenario.category_shares.values())))]
+        # The heat pump's building (issue 13): drawn after everything above, so the earlier
+        # draws are unchanged.
+        cop_u = float(rng.random())
+        tau_h = float(rng.uniform(*scenario.building_time_constant_h))
+        building = heat_pump_building(scenario, hp_kw, hp_profile, category, cop_u=cop_u,
+                                      tau_h=tau_h)
         specs.append(HomeSpec(
             home_id=hid,
             bus=int(bus),
@@ -105,7 +111,8 @@ def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> lis
                             efficiency_roundtrip=scenario.battery_efficiency)
             if i in has_battery else None,
             ev=ElectricVehicle(charger_kw=charger, profile=ev_profile) if i in has_ev else None,
-            heat_pump=HeatPump(rated_kw=hp_kw, profile=hp_profile) if i in has_hp else None,
+            heat_pump=HeatPump(rated_kw=hp_kw, profile=hp_profile, **building)
+            if i in has_hp else None,
             cems=i in has_cems,
             category=category,
             smart_appliances=i in has_smart,
@@ -115,6 +122,32 @@ def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> lis
                    "ev_step_offset": ev_step_offset, "hp_step_offset": hp_step_offset},
         ))
     return specs
+
+
+def heat_pump_building(scenario: Scenario, rated_kw: float, profile: str, category: str, *,
+                       cop_u: float, tau_h: float) -> dict[str, float]:
+    """The building a home's heat pump heats, from the home's draws (keyword arguments of
+    :class:`sims.homes.devices.HeatPump`).
+
+    - COP: uniform in the scenario's range for the heat pump's source (``Soil_*`` profiles are
+      ground-source, the others air-source), from the uniform draw ``cop_u`` in [0, 1).
+    - Heat loss coefficient ``H``: the heat pump is sized to the building's design heat loss
+      (MCS practice): its heat output at full power, ``rated_kw * COP``, covers ``H`` times
+      the design indoor-outdoor difference ``heat_pump_design_delta_k``, so
+      ``H = rated_kw * COP / heat_pump_design_delta_k`` [kW/K].
+    - Thermal capacity ``C = tau_h * H`` [kWh/K], from the building's time constant ``tau_h``
+      (SAP: ``tau = TMP / (3.6 HLP)`` h from the thermal mass parameter and the heat loss
+      parameter), drawn in ``building_time_constant_h``.
+    - Comfort band: the prosumer category's ``comfort_band_k``.
+
+    Sources and values: ``sims/homes/cems/README.md`` ("Heat pumps and their buildings").
+    """
+    lo, hi = scenario.heat_pump_cop_ground if profile.startswith("Soil") \
+        else scenario.heat_pump_cop_air
+    cop = lo + cop_u * (hi - lo)
+    loss = rated_kw * cop / scenario.heat_pump_design_delta_k
+    return {"cop": cop, "heat_loss_kw_per_k": loss, "capacity_kwh_per_k": tau_h * loss,
+            "comfort_band_k": scenario.comfort_band_k[category]}
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,9 @@ def test_random_homes_are_reproducible():
         assert x.appliances == y.appliances and x.home == y.home
 
 
-def test_pool_gives_the_serial_plans():
-    homes = random_homes(8, seed=13)
+@pytest.mark.parametrize("buildings", [False, True])
+def test_pool_gives_the_serial_plans(buildings):
+    homes = random_homes(8, seed=13, buildings=buildings)
     serial = plan_days(homes, workers=1)
     pooled = plan_days(homes, workers=2)
     for s, p in zip(serial, pooled, strict=True):

@@ -112,8 +112,9 @@ def test_flexibility_of_an_idle_battery_by_hand():
     np.testing.assert_allclose(p.flex_down_cost_eur_per_kwh, (0.4 / 0.81 - 0.25) / 2, atol=1e-9)
 
 
-def test_flexibility_respects_connection_limits():
-    for inp in random_homes(12, seed=7):
+@pytest.mark.parametrize("buildings", [False, True])
+def test_flexibility_respects_connection_limits(buildings):
+    for inp in random_homes(12, seed=7, buildings=buildings):
         p = plan_day(inp)
         assert np.all(p.net_kw + p.flex_up_kw <= inp.home.max_import_kw + 1e-6)
         assert np.all(p.net_kw - p.flex_down_kw >= -inp.home.max_export_kw - 1e-6)
@@ -122,21 +123,23 @@ def test_flexibility_respects_connection_limits():
         assert np.all(p.flex_up_cost_eur_per_kwh[has] >= 0)
 
 
-def test_direct_and_pyomo_update_paths_agree():
+@pytest.mark.parametrize("buildings", [False, True])
+def test_direct_and_pyomo_update_paths_agree(buildings):
     # The same model solved after the fast direct update and after pyomo's own Param update.
-    for inp in random_homes(6, seed=3):
+    for inp in random_homes(6, seed=3, buildings=buildings):
         a = plan_day(inp, path="direct", flexibility=False)
         b = plan_day(inp, path="pyomo", flexibility=False)
         assert a.objective_eur == pytest.approx(b.objective_eur, abs=1e-6, rel=1e-5)
         assert a.bill_eur == pytest.approx(b.bill_eur, abs=1e-4)
 
 
-def test_offered_flexibility_is_deliverable_by_a_replan():
+@pytest.mark.parametrize("buildings", [False, True])
+def test_offered_flexibility_is_deliverable_by_a_replan(buildings):
     # For sampled steps, re-plan with a band that forces the offered move (net >= plan + up,
     # or net <= plan - down): the home must meet it without leaving the band.
     rng = np.random.default_rng(5)
     checked = 0
-    for inp in random_homes(6, seed=17):
+    for inp in random_homes(6, seed=17, buildings=buildings):
         p = plan_day(inp)
         n = inp.n_steps
         for t in rng.choice(n, 3, replace=False):

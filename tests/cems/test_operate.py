@@ -11,8 +11,9 @@ from sims.homes.cems.synthetic import random_homes
 from tests.cems.conftest import Battery, ElectricVehicle, home, hourly
 
 
-def test_perfect_forecast_follows_the_plan_exactly():
-    for inp in random_homes(6, seed=21):
+@pytest.mark.parametrize("buildings", [False, True])
+def test_perfect_forecast_follows_the_plan_exactly(buildings):
+    for inp in random_homes(6, seed=21, buildings=buildings):
         p = plan_day(inp, flexibility=False)
         r = operate_day(inp, p, inp.base_kw, inp.pv_kw)
         np.testing.assert_allclose(r.net_kw, p.net_kw, atol=1e-6)

@@ -104,10 +104,10 @@ def test_an_order_never_congests_another_interval(runs):
 
 
 def test_unmeetable_request_ends_orange_within_loop_limit(tmp_path):
-    """A 1 % loading limit no offer can meet, one negotiation round, two days, two
-    aggregators: the run completes, every interval of both days ends orange (no hang, no
-    crash) and the loop stays within mosaik's limit."""
-    s = _scenario(tmp_path, "hopeless", limit=1.0, cems=0.8, max_rounds=1, aggregators=2,
+    """A 0.2 % loading limit (1 kVA for 16 homes) no offer can meet, one negotiation round,
+    two days, two aggregators: the run completes, every interval of both days ends orange (no
+    hang, no crash) and the loop stays within mosaik's limit."""
+    s = _scenario(tmp_path, "hopeless", limit=0.2, cems=0.8, max_rounds=1, aggregators=2,
                   days=2)
     assert loop_iteration_limit(s) == 6
     r = run_scenario(s.with_overrides(control="dso"), tmp_path / "run", progress=False)

@@ -12,11 +12,12 @@ adds what the optimisation needs beyond them (sessions, cycles, daily energies, 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from sims.homes.devices import Battery, HomeSpec
+from sims.homes.devices import Battery, HeatPump, HomeSpec
 
 __all__ = [
     "APPLIANCE_CYCLES",
@@ -28,8 +29,10 @@ __all__ = [
     "ProsumerCategory",
     "Tariff",
     "ThermalLoad",
+    "ThermalStore",
     "appliance_for_category",
     "ev_sessions_from_profile",
+    "heat_pump_store",
     "tariff_from_periods",
     "thermal_from_profile",
     "tou_tariff",
@@ -231,23 +234,179 @@ class EvSession:
 
 
 @dataclass(frozen=True)
+class ThermalStore:
+    """What a heat pump heats: a thermal capacity with losses and a comfort band.
+
+    A first-order (one-node RC) model of the building, written as a deviation from the
+    uncontrolled reference. The building obeys ``C dT/dt = Q_hp - H (T - T_out) + gains``.
+    Uncontrolled, the heat pump's heat output ``Q_ref = COP * P_ref`` (its profile) holds the
+    set point ``T_set`` (that is what the profile is: the heat the building needed that day).
+    Subtracting the two equations removes the outdoor temperature and the gains, which we do
+    not know: the stored heat ``E = C (T - T_set)`` [kWh] obeys
+
+        ``dE/dt = COP (P - P_ref) - E / tau``,  ``tau = C / H``,
+
+    and over a step of ``dt`` hours with constant power (exact, zero-order hold)
+
+        ``E[t+1] = a E[t] + g (P[t] - P_ref[t])``,  ``a = exp(-dt / tau)``,
+        ``g = COP tau (1 - a)``.
+
+    Heating more than the reference stores heat (the house warms) and the extra losses are
+    proportional to the deviation ``E``; heating less draws on it. The comfort band keeps the
+    indoor temperature within ``[T_set - band_below_k, T_set + band_above_k]``, i.e.
+    ``-C band_below_k <= E <= C band_above_k`` at every step boundary (between boundaries ``E``
+    moves monotonically, so it stays inside). A hot-water or buffer store fits the same
+    equations: ``C`` its capacity [kWh/K], ``H`` its standing loss [kW/K], the band the
+    temperature swing between "empty" and "full" around its reference temperature.
+
+    Parameters
+    ----------
+    capacity_kwh_per_k
+        Effective thermal capacity ``C`` [kWh/K] (> 0).
+    loss_kw_per_k
+        Heat loss coefficient ``H`` [kW/K] (>= 0; 0 for a lossless store).
+    cop
+        Coefficient of performance: heat delivered per kWh of electricity [-] (> 0).
+    band_below_k, band_above_k
+        Comfort band below and above the set point [K] (>= 0).
+    """
+
+    capacity_kwh_per_k: float
+    loss_kw_per_k: float
+    cop: float
+    band_below_k: float
+    band_above_k: float
+
+    @property
+    def tau_h(self) -> float:
+        """Time constant ``C / H`` [h] (infinite without losses)."""
+        return self.capacity_kwh_per_k / self.loss_kw_per_k if self.loss_kw_per_k > 0 else math.inf
+
+    def coefficients(self, step_h: float) -> tuple[float, float]:
+        """``(a, g)`` of ``E[t+1] = a E[t] + g (P[t] - P_ref[t])`` for steps of ``step_h`` [h]."""
+        if self.loss_kw_per_k <= 0:
+            return 1.0, self.cop * step_h
+        x = step_h / self.tau_h
+        return math.exp(-x), self.cop * self.tau_h * -math.expm1(-x)
+
+    def band_kwh(self) -> tuple[float, float]:
+        """Limits of the stored heat ``E`` [kWh]: ``(-C band_below_k, C band_above_k)``."""
+        c = self.capacity_kwh_per_k
+        return 0.0 - c * self.band_below_k, c * self.band_above_k
+
+    def problems(self) -> list[str]:
+        """What is wrong with these numbers, one line each (empty if nothing)."""
+        out = []
+        for name, v, ok in (
+            ("capacity_kwh_per_k", self.capacity_kwh_per_k, lambda x: x > 0),
+            ("loss_kw_per_k", self.loss_kw_per_k, lambda x: x >= 0),
+            ("cop", self.cop, lambda x: x > 0),
+            ("band_below_k", self.band_below_k, lambda x: x >= 0),
+            ("band_above_k", self.band_above_k, lambda x: x >= 0),
+        ):
+            if not (math.isfinite(v) and ok(v)):
+                out.append(f"thermal store {name} {v} invalid")
+        return out
+
+
+@dataclass(frozen=True)
 class ThermalLoad:
-    """An interruptible thermal load (water heater, heat pump with a thermal store).
+    """A flexible thermal load: a heat pump heating its building, or a water heater.
+
+    With a ``store`` the CEMS may move the load only as far as the store allows: the stored
+    heat follows :class:`ThermalStore`'s dynamics and must stay inside the comfort band at
+    every step boundary. The day is periodic: it ends with the heat it started with (like a
+    typical day in a sequence of similar days, or the cyclic storage condition of typical-
+    period models), so the CEMS may start the day below the set point and heat at night, but
+    never gains or owes heat across midnight; the uncontrolled reference (stored heat 0 all
+    day) is always feasible. Without a store (``store=None``), the store is ideal, lossless
+    and unbounded: only the daily energy is kept (the load may pause at any step); fit for a
+    water heater with a large cylinder, not for a building.
 
     Parameters
     ----------
     rated_kw
         Electrical rating [kW].
     energy_kwh
-        Electrical energy needed over the day [kWh]; the load may pause at any step.
+        Electrical energy of the reference over the day [kWh].
     reference_kw
         Its uncontrolled demand per step [kW] (what it would draw without a CEMS), or
         ``None`` for "run at rated power from the start of the day until done".
+    store
+        The thermal store (building) it heats; ``None`` for the ideal store.
+    initial_kwh
+        Stored heat relative to the reference at the start of the plan (at
+        ``CemsInput.start_step``) [kWh of heat; electrical kWh for the ideal store]: 0 at
+        the set point. ``None``: the plan chooses it within the band (the ideal store starts
+        at 0). The next day of a run passes the state the day before ended in; a rolling
+        re-plan the actual state.
+    end_kwh
+        Stored heat required at the end of the day [kWh]; ``None``: the day's starting heat
+        (``initial_kwh``, or the plan's choice). Needs ``initial_kwh``.
     """
 
     rated_kw: float
     energy_kwh: float
     reference_kw: np.ndarray | None = None
+    store: ThermalStore | None = None
+    initial_kwh: float | None = None
+    end_kwh: float | None = None
+
+    def coefficients(self, step_h: float) -> tuple[float, float]:
+        """``(a, g)`` of the stored heat's step equation (``(1, step_h)`` for the ideal store)."""
+        return (1.0, step_h) if self.store is None else self.store.coefficients(step_h)
+
+    def band_kwh(self) -> tuple[float, float]:
+        """Limits of the stored heat [kWh] (``(-inf, inf)`` for the ideal store)."""
+        return (-math.inf, math.inf) if self.store is None else self.store.band_kwh()
+
+    def state_kwh(
+        self,
+        thermal_kw: np.ndarray,
+        reference_kw: np.ndarray,
+        step_h: float,
+        start_step: int = 0,
+        initial_kwh: float | None = None,
+    ) -> np.ndarray:
+        """Stored heat at every step boundary for a schedule [kWh], ``n + 1`` values.
+
+        Parameters
+        ----------
+        thermal_kw, reference_kw
+            Electrical power of the schedule and of the reference per step [kW].
+        step_h
+            Step length [h].
+        start_step
+            The state is the initial one at this boundary and at every one before it.
+        initial_kwh
+            The initial state; ``None`` takes ``self.initial_kwh`` (0 if that is ``None``).
+        """
+        p = np.asarray(thermal_kw, dtype=float)
+        ref = np.asarray(reference_kw, dtype=float)
+        a, g = self.coefficients(step_h)
+        e = np.empty(p.size + 1)
+        if initial_kwh is None:
+            initial_kwh = 0.0 if self.initial_kwh is None else self.initial_kwh
+        e[: start_step + 1] = initial_kwh
+        for t in range(start_step, p.size):
+            e[t + 1] = a * e[t] + g * (p[t] - ref[t])
+        return e
+
+
+def heat_pump_store(hp: HeatPump) -> ThermalStore:
+    """The building a home's heat pump heats, from its specification.
+
+    The set point is the household's floor: the CEMS may pre-heat the house up to
+    ``hp.comfort_band_k`` above it and let it cool back, never below it (``band_below_k = 0``),
+    so it never saves by running the house colder than the uncontrolled home.
+    """
+    return ThermalStore(
+        capacity_kwh_per_k=hp.capacity_kwh_per_k,
+        loss_kw_per_k=hp.heat_loss_kw_per_k,
+        cop=hp.cop,
+        band_below_k=0.0,
+        band_above_k=hp.comfort_band_k,
+    )
 
 
 @dataclass(frozen=True)
@@ -435,13 +594,10 @@ class CemsInput:
         if np.any(imp <= exp):
             t = int(np.flatnonzero(imp <= exp)[0])
             out.append(f"{hid}: tariff import price {imp[t]} <= export price {exp[t]} at step {t}")
-        over = base - pv - self.home.max_import_kw
-        if np.any(over > 1e-9) and (self.battery is None or self.battery.capacity_kwh <= 0):
-            t = int(np.argmax(over))
-            out.append(
-                f"{hid}: base load {base[t]:.2f} kW minus PV exceeds max import "
-                f"{self.home.max_import_kw} kW at step {t}"
-            )
+        if pv.size == n and np.all(pv >= 0):
+            why = _base_load_problem(self, base, pv)
+            if why:
+                out.append(f"{hid}: {why}")
         ev = self.home.ev
         last_dep = 0
         for k, s in enumerate(self.ev_sessions):
@@ -483,13 +639,41 @@ class CemsInput:
         th = self.thermal
         if th is not None:
             most = th.rated_kw * (n - self.start_step) * dt
-            if th.energy_kwh > most + 1e-9:
+            if th.store is None and th.energy_kwh > most + 1e-9:
                 out.append(
                     f"{hid}: thermal load needs {th.energy_kwh:.2f} kWh but its {th.rated_kw}"
                     f" kW rating gives at most {most:.2f} kWh in the day"
                 )
             if th.energy_kwh < 0:
                 out.append(f"{hid}: thermal energy {th.energy_kwh} kWh < 0")
+            if th.reference_kw is not None:
+                ref = np.asarray(th.reference_kw, dtype=float)
+                if ref.shape != (n,) or not np.all(np.isfinite(ref)):
+                    out.append(f"{hid}: thermal reference_kw must be {n} finite values")
+                elif self.start_step == 0 and abs(ref.sum() * dt - th.energy_kwh) > 1e-6 * max(
+                    1.0, th.energy_kwh
+                ):
+                    out.append(
+                        f"{hid}: thermal energy_kwh {th.energy_kwh:.3f} is not its reference's "
+                        f"{ref.sum() * dt:.3f} kWh"
+                    )
+                elif np.any(ref > th.rated_kw + 1e-9):
+                    t = int(np.argmax(ref))
+                    out.append(
+                        f"{hid}: thermal reference {ref[t]:.2f} kW above its rating "
+                        f"{th.rated_kw} kW at step {t}"
+                    )
+            if th.store is not None:
+                out += [f"{hid}: {p}" for p in th.store.problems()]
+                lo, hi = th.band_kwh()
+                for what, v in (("starts", th.initial_kwh), ("must end", th.end_kwh)):
+                    if v is not None and not (lo - 1e-6 <= v <= hi + 1e-6):
+                        out.append(
+                            f"{hid}: thermal store {what} at {v:.3f} kWh, outside its comfort "
+                            f"band [{lo:.3f}, {hi:.3f}] kWh"
+                        )
+            if th.initial_kwh is None and (th.end_kwh is not None or self.start_step > 0):
+                out.append(f"{hid}: thermal initial_kwh needed with end_kwh or start_step > 0")
         if not 0 <= self.start_step < n:
             out.append(f"{hid}: start_step {self.start_step} outside the day of {n} steps")
         for k, s in enumerate(self.ev_sessions):
@@ -514,6 +698,56 @@ class CemsInput:
                 if v is not None and not (b.soc_min - 1e-9 <= v <= b.soc_max + 1e-9):
                     out.append(f"{hid}: battery {nm} {v} outside [{b.soc_min}, {b.soc_max}]")
         return out
+
+
+def _base_load_problem(inp: CemsInput, base: np.ndarray, pv: np.ndarray) -> str:
+    """Why no schedule can serve the base load within the connection limits ('' if one can).
+
+    Exact for the inflexible part of the home: with the EV, the appliance cycles and the
+    thermal load at zero (they can only add demand), the battery power ``b`` must keep
+    ``base - pv + curtailment + b`` within ``[-max_export, max_import]``, i.e. ``b`` in
+    ``[max(-P, -max_export - base), min(P, max_import - base + pv)]`` per step (curtailing all
+    PV widens the lower end). The battery's reachable energies form an interval at every step
+    boundary; it is propagated step by step (the lowest energy change allows simultaneous
+    charge and discharge, as the day model does) and must contain ``soc_end`` at the end.
+    A home without a battery fails wherever base minus PV exceeds the max import. So the same
+    impossible base load gives the same answer, ``invalid_input``, with or without a battery.
+    """
+    home = inp.home
+    over = base - pv - home.max_import_kw
+    if not np.any(over > 1e-9):
+        return ""
+    t_over = int(np.argmax(over))
+    what = (
+        f"base load {base[t_over]:.2f} kW minus PV exceeds max import {home.max_import_kw} kW "
+        f"at step {t_over}"
+    )
+    b = inp.battery
+    if b is None or b.capacity_kwh <= 0:
+        return what
+    s0 = b.soc_init if inp.soc_init is None else inp.soc_init
+    s1 = s0 if inp.soc_end is None else inp.soc_end
+    if not (0.0 < b.efficiency_roundtrip <= 1.0 and 0.0 <= b.soc_min <= s0 <= b.soc_max <= 1.0
+            and b.soc_min <= s1 <= b.soc_max):
+        return ""  # the battery's own problem is reported instead
+    dt, cap, pmax = inp.step_h, b.capacity_kwh, b.power_kw
+    eta = math.sqrt(b.efficiency_roundtrip)
+    emin, emax = b.soc_min * cap, b.soc_max * cap
+    lo = hi = s0 * cap
+    cannot = f"{what}, and the battery ({pmax} kW, {cap:.2f} kWh from SoC {s0:.3f}) cannot cover it"
+    for t in range(inp.start_step, inp.n_steps):
+        p_lo = max(-pmax, -home.max_export_kw - base[t])
+        p_hi = min(pmax, home.max_import_kw - base[t] + pv[t])
+        if p_lo > p_hi + 1e-9:
+            return cannot
+        d_hi = dt * (eta * p_hi if p_hi >= 0 else p_hi / eta)
+        d_lo = dt * (eta * p_lo + (eta - 1.0 / eta) * (pmax - max(p_lo, 0.0)))
+        lo, hi = max(emin, lo + d_lo), min(emax, hi + d_hi)
+        if lo > hi + 1e-9:
+            return cannot
+    if not (lo - 1e-9 <= s1 * cap <= hi + 1e-9):
+        return cannot
+    return ""
 
 
 def ev_sessions_from_profile(
@@ -572,9 +806,13 @@ def ev_sessions_from_profile(
 
 
 def thermal_from_profile(
-    load_kw: np.ndarray, rated_kw: float | None = None, step_h: float = 0.25
+    load_kw: np.ndarray,
+    rated_kw: float | None = None,
+    step_h: float = 0.25,
+    store: ThermalStore | None = None,
+    initial_kwh: float | None = None,
 ) -> ThermalLoad:
-    """An interruptible thermal load whose daily energy is that of its uncontrolled profile.
+    """A thermal load whose reference is its uncontrolled profile.
 
     Parameters
     ----------
@@ -584,8 +822,14 @@ def thermal_from_profile(
         Electrical rating [kW]; ``None`` takes the profile's maximum.
     step_h
         Step length [h].
+    store
+        The building or store it heats (:func:`heat_pump_store` for a home's heat pump);
+        ``None`` for the ideal store (daily energy only).
+    initial_kwh
+        Stored heat at the start of the day [kWh] (``None``: the plan chooses; see
+        :class:`ThermalLoad`).
     """
     p = np.clip(_arr(load_kw, None, "thermal load_kw"), 0.0, None)
     rated = float(p.max()) if rated_kw is None else float(rated_kw)
     rated = max(rated, float(p.max()))
-    return ThermalLoad(rated, float(p.sum() * step_h), p.copy())
+    return ThermalLoad(rated, float(p.sum() * step_h), p.copy(), store, initial_kwh)

@@ -95,8 +95,10 @@ def uncontrolled_schedule(
     -------
     dict
         ``net_kw``, ``battery_kw`` (> 0 charging), ``ev_kw``, ``appliance_kw``,
-        ``thermal_kw`` (per step [kW]), ``soc`` (n + 1 fractions [-], NaN without battery)
-        and ``appliance_starts``.
+        ``thermal_kw`` (per step [kW]), ``soc`` (n + 1 fractions [-], NaN without battery),
+        ``thermal_state_kwh`` (n + 1 values [kWh]: the reference keeps the store where it
+        started, decaying towards the set point; NaN without a thermal load) and
+        ``appliance_starts``.
     """
     if battery_mode not in ("idle", "self_consumption"):
         raise ValueError(f"battery_mode must be 'idle' or 'self_consumption', not {battery_mode!r}")
@@ -125,6 +127,12 @@ def uncontrolled_schedule(
                     e -= p * dt / eta
                     bat[t] = -p
             soc[t + 1] = e / b.capacity_kwh
+    th = inp.thermal
+    state = (
+        np.full(n + 1, np.nan)
+        if th is None
+        else th.state_kwh(dev["thermal_kw"], dev["thermal_kw"], dt, inp.start_step)
+    )
     return {
         "net_kw": load + bat,
         "battery_kw": bat,
@@ -132,6 +140,7 @@ def uncontrolled_schedule(
         "appliance_kw": dev["appliance_kw"],
         "thermal_kw": dev["thermal_kw"],
         "soc": soc,
+        "thermal_state_kwh": state,
         "appliance_starts": dev["appliance_starts"],
     }
 

@@ -17,7 +17,17 @@ EV        cum[t] = cum[t-1] + dt * (ev - evd / ETA_V2G)  (energy added since mid
           next trip); ``evd`` (V2G) has upper bound 0 unless the EV allows V2G
 appliance app[t] = sum_a sum_j profile[a, j] * s[a, t - j];  sum_t s[a, t] = active[a];
           s binary, s[a, t] <= allowed[a, t] (starts whose cycle fits the window)
-thermal   th <= rated; sum_t dt * th = energy
+thermal   th <= rated; e[t+1] = th_a * e[t] + th_gain * (th[t] - th_ref[t])  (stored heat
+          of the building relative to the uncontrolled reference, kWh; ``th_a = exp(-dt/tau)``,
+          ``th_gain = COP tau (1 - th_a)``, see :class:`sims.homes.cems.assets.ThermalStore`);
+          e_lb <= e <= e_ub (the comfort band); e[n] - e[0] = th_cyc (0: the day ends with
+          the heat it started with, a periodic day); e[0..start] fixed to the initial state
+          when one is given, else e[0] is free in the band. The ideal store (no building)
+          has th_a = 1, th_gain = dt, e[0] = 0 and no band: the daily energy only,
+          sum_t dt * th = sum_t dt * th_ref;
+          sum_t dt * th >= energy (the reference's): with the periodic day this is
+          sum_t e[t] >= 0, the day's mean indoor temperature at least the set point, so the
+          CEMS moves heat in time but never saves by running the house colder
 band      bmin - vd <= imp - exp <= bmax + vu   (soft, vu and vd paid at the penalty)
 objective dt * sum(c_imp * imp - c_exp * exp) + comfort + band penalty + 1e-6 * dt * (ch + dis
           + curt); comfort = willingness / 2 * dt * |ev - ev_ref| + |th - th_ref| (split in
@@ -122,7 +132,13 @@ class ModelData:
     cum_ub: np.ndarray
     ev_ref: np.ndarray
     th_ub: np.ndarray
-    th_energy: float
+    th_energy: float  # least electrical energy over the day [kWh]
+    th_a: float  # decay of the stored heat per step [-]
+    th_gain: float  # stored heat per kW of deviation over one step [kWh/kW]
+    th_rhs: np.ndarray  # right-hand side of the store equation per step [kWh]
+    e_lb: np.ndarray  # n + 1, stored heat [kWh]
+    e_ub: np.ndarray  # n + 1
+    th_cyc: float  # e[n] - e[0] [kWh]
     th_ref: np.ndarray
     c_dev: float
     s_ub: np.ndarray  # (slots, n) 0/1
@@ -145,7 +161,8 @@ class RawSolution:
     status
         Termination condition (``"optimal"``, ``"infeasible"``, ``"maxTimeLimit"``...).
     values
-        Variable name -> values per step (``soc`` has n + 1 values, ``s`` is (slots, n));
+        Variable name -> values per step (``soc`` and ``e`` have n + 1 values, ``s`` is
+        (slots, n));
         empty when ``ok`` is false.
     objective, bound
         Objective value and best bound [EUR]; NaN when unknown.
@@ -275,6 +292,13 @@ class DayModel:
         m.ev_ref = pyo.Param(m.T, initialize=0.0, **P)
         m.th_ub = pyo.Param(m.T, initialize=0.0, **P)
         m.th_energy = pyo.Param(initialize=0.0, **P)
+        # nonzero: both coefficients must exist in the template matrix
+        m.th_a = pyo.Param(initialize=0.99, **P)
+        m.th_gain = pyo.Param(initialize=0.25, **P)
+        m.th_rhs = pyo.Param(m.T, initialize=0.0, **P)
+        m.e_lb = pyo.Param(m.S, initialize=0.0, **P)
+        m.e_ub = pyo.Param(m.S, initialize=0.0, **P)
+        m.th_cyc = pyo.Param(initialize=0.0, **P)
         m.th_ref = pyo.Param(m.T, initialize=0.0, **P)
         m.c_dev = pyo.Param(initialize=0.0, **P)
         m.s_ub = pyo.Param(m.A, m.T, initialize=0.0, **P)
@@ -301,6 +325,7 @@ class DayModel:
         m.th = pyo.Var(m.T, within=nn, bounds=lambda m, t: (0, m.th_ub[t]))
         m.thdp = pyo.Var(m.T, within=nn)
         m.thdn = pyo.Var(m.T, within=nn)
+        m.e = pyo.Var(m.S, bounds=lambda m, t: (m.e_lb[t], m.e_ub[t]))
         m.app = pyo.Var(m.T, within=nn)
         m.s = pyo.Var(m.A, m.T, within=pyo.Binary, bounds=lambda m, a, t: (0, m.s_ub[a, t]))
         m.vu = pyo.Var(m.T, within=nn)
@@ -337,7 +362,12 @@ class DayModel:
         m.evdev = pyo.Constraint(
             m.T, rule=lambda m, t: m.ev[t] - m.evd[t] - m.evdp[t] + m.evdn[t] == m.ev_ref[t]
         )
-        m.thsum = pyo.Constraint(expr=sum(dt * m.th[t] for t in m.T) == m.th_energy)
+        m.thd = pyo.Constraint(
+            m.T,
+            rule=lambda m, t: m.e[t + 1] - m.th_a * m.e[t] - m.th_gain * m.th[t] == m.th_rhs[t],
+        )
+        m.thcyc = pyo.Constraint(expr=m.e[n] - m.e[0] == m.th_cyc)
+        m.thsum = pyo.Constraint(expr=sum(dt * m.th[t] for t in m.T) >= m.th_energy)
         m.thdev = pyo.Constraint(
             m.T, rule=lambda m, t: m.th[t] - m.thdp[t] + m.thdn[t] == m.th_ref[t]
         )
@@ -380,11 +410,13 @@ class DayModel:
         T = range(self.n)
         self.col = {nm: np.array([vmap[id(getattr(m, nm)[t])] for t in T]) for nm in _STEP_VARS}
         self.col["soc"] = np.array([vmap[id(m.soc[t])] for t in range(self.n + 1)])
+        self.col["e"] = np.array([vmap[id(m.e[t])] for t in range(self.n + 1)])
         self.col["s"] = np.array([[vmap[id(m.s[a, t])] for t in T] for a in range(self.n_slots)])
         self.row = {
             nm: np.array([cmap[getattr(m, nm)[t]] for t in T])
-            for nm in ("bal", "socd", "evdev", "thdev", "band_hi", "band_lo")
+            for nm in ("bal", "socd", "evdev", "thdev", "thd", "band_hi", "band_lo")
         }
+        self.row["thcyc"] = np.array([cmap[m.thcyc]])
         self.row["thsum"] = np.array([cmap[m.thsum]])
         self.row["once"] = np.array([cmap[m.once[a]] for a in range(self.n_slots)])
         self.row["appd"] = np.array([cmap[m.appd[t]] for t in T])
@@ -413,6 +445,8 @@ class DayModel:
         c, r, n = self.col, self.row, self.n
         self._pos_eta_c = np.array([pos[(r["socd"][t], c["ch"][t])] for t in range(n)])
         self._pos_eta_d = np.array([pos[(r["socd"][t], c["dis"][t])] for t in range(n)])
+        self._pos_th_a = np.array([pos[(r["thd"][t], c["e"][t])] for t in range(n)])
+        self._pos_th_gain = np.array([pos[(r["thd"][t], c["th"][t])] for t in range(n)])
         app = np.full((self.n_slots, self.max_cycle, n), -1, dtype=np.int64)
         for a in range(self.n_slots):
             for j in range(self.max_cycle):
@@ -443,6 +477,7 @@ class DayModel:
             bounds(name, 0.0, hi)
         bounds("soc", d.soc_lb, d.soc_ub)
         bounds("cum", d.cum_lb, d.cum_ub)
+        bounds("e", d.e_lb, d.e_ub)
         cost[c["imp"]] = d.c_imp
         cost[c["exp"]] = -d.c_exp
         for name in ("evdp", "evdn", "thdp", "thdn"):
@@ -452,7 +487,8 @@ class DayModel:
         cost[c["s"]] = d.s_cost
         for name, lo, hi in (
             ("bal", d.rhs_bal, d.rhs_bal), ("evdev", d.ev_ref, d.ev_ref),
-            ("thdev", d.th_ref, d.th_ref), ("thsum", d.th_energy, d.th_energy),
+            ("thdev", d.th_ref, d.th_ref), ("thd", d.th_rhs, d.th_rhs),
+            ("thcyc", d.th_cyc, d.th_cyc), ("thsum", d.th_energy, highspy.kHighsInf),
             ("once", d.active, d.active), ("band_hi", -highspy.kHighsInf, d.bmax),
             ("band_lo", d.bmin, highspy.kHighsInf),
         ):  # fmt: skip
@@ -460,6 +496,8 @@ class DayModel:
             rup[r[name]] = hi
         val[self._pos_eta_c] = -dt * d.eta_c
         val[self._pos_eta_d] = dt / d.eta_d
+        val[self._pos_th_a] = -d.th_a
+        val[self._pos_th_gain] = -d.th_gain
         ok = self._pos_app >= 0
         val[self._pos_app[ok]] = np.broadcast_to(-d.profile[:, :, None], self._pos_app.shape)[ok]
         lp = self._lp
@@ -476,9 +514,11 @@ class DayModel:
         m = self.model
         for nm in ("c_imp", "c_exp", "rhs_bal", "imp_ub", "exp_ub", "curt_ub", "ch_ub",
                    "dis_ub", "ev_ub", "evd_ub", "cum_lb", "cum_ub", "ev_ref", "th_ub",
-                   "th_ref", "bmin", "bmax", "soc_lb", "soc_ub"):  # fmt: skip
+                   "th_ref", "th_rhs", "bmin", "bmax", "soc_lb", "soc_ub", "e_lb",
+                   "e_ub"):  # fmt: skip
             getattr(m, nm).store_values(dict(enumerate(getattr(d, nm).tolist())))
-        for nm in ("eta_c", "eta_d", "th_energy", "c_dev", "c_band"):
+        for nm in ("eta_c", "eta_d", "th_energy", "th_a", "th_gain", "th_cyc", "c_dev",
+                   "c_band"):
             getattr(m, nm).set_value(float(getattr(d, nm)))
         for nm in ("s_ub", "s_cost", "profile"):
             arr = getattr(d, nm)

@@ -1,6 +1,7 @@
 """Operate: follow a plan when the actual base load and PV differ from the forecast.
 
-At every step the EV, the appliance cycles and the thermal load run as planned; the battery
+At every step the EV, the appliance cycles and the thermal load run as planned (so the
+building's stored heat follows the plan and stays in its comfort band); the battery
 absorbs the forecast error (actual minus forecast net load), so the home's net power stays
 at the plan, within the battery's power and state-of-charge limits; what it cannot absorb
 goes to the grid. If the export would pass the connection's export limit, PV is curtailed;
@@ -8,8 +9,8 @@ an import above the limit is recorded (no device limit is ever broken to hide it
 
 Optionally the plan is re-optimised over the rest of the day every ``replan_every_steps``
 steps (rolling horizon), from the actual state (battery SoC, EV and thermal energy still
-due, appliances already started) with the original forecasts for the steps ahead. A re-plan
-that fails keeps the current plan and is noted.
+due, the building's stored heat, appliances already started) with the original forecasts
+for the steps ahead. A re-plan that fails keeps the current plan and is noted.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sims.homes.cems.assets import ApplianceCycle, CemsInput, EvSession, ThermalLoad
+from sims.homes.cems.assets import ApplianceCycle, CemsInput, EvSession
+from sims.homes.cems.fallback import thermal_reference
 from sims.homes.cems.plan import Plan, plan_day
 
 __all__ = ["OperationResult", "Operator", "StepResult", "operate_day"]
@@ -35,6 +37,9 @@ class StepResult:
         Actual powers.
     soc
         Battery state of charge at the end of the step [-] (NaN without battery).
+    thermal_state_kwh
+        Heat stored in the thermal load's building or store at the end of the step,
+        relative to its reference [kWh] (NaN without a thermal load).
     deviation_kw
         Actual minus planned net power.
     import_excess_kw
@@ -48,6 +53,7 @@ class StepResult:
     thermal_kw: float
     curtail_kw: float
     soc: float
+    thermal_state_kwh: float
     deviation_kw: float
     import_excess_kw: float
 
@@ -64,6 +70,7 @@ class OperationResult:
     thermal_kw: np.ndarray
     curtail_kw: np.ndarray
     soc: np.ndarray
+    thermal_state_kwh: np.ndarray
     deviation_kw: np.ndarray
     import_excess_kw: np.ndarray
     bill_eur: float
@@ -95,6 +102,16 @@ class Operator:
         self.soc_kwh = s0 * b.capacity_kwh if self.has_battery else 0.0
         self.ev_delivered_kwh = np.zeros(len(inp.ev_sessions))
         self.thermal_kwh = 0.0
+        th = inp.thermal
+        self.thermal_ref_kw = thermal_reference(inp)
+        self._th_coef = th.coefficients(inp.step_h) if th is not None else (1.0, 0.0)
+        self.thermal_state_kwh = float("nan")  # the stored heat now [kWh]
+        if th is not None:  # where the plan starts the day (it may choose), else the input's
+            e0 = plan.thermal_state_kwh[0] if plan.thermal_state_kwh.size else np.nan
+            if not np.isfinite(e0):
+                e0 = th.initial_kwh or 0.0
+            self.thermal_state_kwh = float(e0)
+            self.thermal_end_kwh = float(e0) if th.end_kwh is None else th.end_kwh
         self.starts = list(plan.appliance_starts)
         self.replans = 0
         self.notes: list[str] = []
@@ -131,9 +148,13 @@ class Operator:
             if s.arrival <= t < s.departure:
                 self.ev_delivered_kwh[k] += ev * dt
         self.thermal_kwh += th * dt
+        if inp.thermal is not None:
+            a, g = self._th_coef
+            self.thermal_state_kwh = a * self.thermal_state_kwh + g * (th - self.thermal_ref_kw[t])
         soc = self.soc_kwh / inp.battery.capacity_kwh if self.has_battery else float("nan")
         self.t += 1
-        return StepResult(net, pb, ev, app, th, curt, soc, net - float(p.net_kw[t]), excess)
+        return StepResult(net, pb, ev, app, th, curt, soc, self.thermal_state_kwh,
+                          net - float(p.net_kw[t]), excess)
 
     def _replan(self) -> None:
         """Re-optimise steps t..n-1 from the actual state; keep the plan if that fails."""
@@ -155,9 +176,12 @@ class Operator:
                     replace(a, earliest_start=first, preferred_start=max(a.preferred_start, first))
                 )
         th = inp.thermal
-        if th is not None:
-            ref = None if th.reference_kw is None else np.where(past, 0.0, th.reference_kw)
-            th = ThermalLoad(th.rated_kw, max(0.0, th.energy_kwh - self.thermal_kwh), ref)
+        if th is not None:  # the reference ahead, and the actual stored heat now
+            lo, hi = th.band_kwh()  # (clipped: the solver's tolerances, not a real excursion)
+            th = replace(th, energy_kwh=max(0.0, th.energy_kwh - self.thermal_kwh),
+                         reference_kw=np.where(past, 0.0, self.thermal_ref_kw),
+                         initial_kwh=min(max(self.thermal_state_kwh, lo), hi),
+                         end_kwh=self.thermal_end_kwh)
         soc0 = None
         if self.has_battery:
             b = inp.battery
@@ -187,6 +211,10 @@ class Operator:
             arr = getattr(self.plan, nm).copy()
             arr[t:] = getattr(new, nm)[t:]
             setattr(merged, nm, arr)
+        if inp.thermal is not None and self.plan.thermal_state_kwh.size == n + 1:
+            e = self.plan.thermal_state_kwh.copy()
+            e[t + 1:] = new.thermal_state_kwh[t + 1:]
+            merged.thermal_state_kwh = e
         self.plan = merged
         self.starts = [k if k < t else new.appliance_starts[i] for i, k in enumerate(self.starts)]
         self.replans += 1

@@ -10,8 +10,13 @@ call the planner from one thread per process.
 
 An input no schedule can satisfy (see :meth:`CemsInput.problems`), or a solve that ends
 without a usable solution, gives the flagged fallback (:func:`fallback_plan`): the uncontrolled
-schedule with ``fallback=True`` and the reason. Nothing here raises for a bad day; only a
-programming error does.
+schedule with ``fallback=True`` and the reason. Nothing here raises for a bad day; a
+programming error raises, in this process and on a worker pool alike (the pool re-raises the
+worker's exception in the caller): it never becomes a counted fallback. Statuses: one cause,
+one status. ``invalid_input`` for what :meth:`CemsInput.problems` finds before any solve
+(including a base load the connection and battery cannot serve, with or without a battery);
+otherwise the solver's termination condition (``infeasible``, ``maxTimeLimit`` without a
+solution, ``error``...).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from sims.homes.cems.formulation import BIG_KW, DayModel, ModelData, RawSolution
 __all__ = ["Plan", "fallback_plan", "model_data", "plan_day", "plan_days", "CemsPool"]
 
 TOL_KW = 1e-6
+BIG_KWH = 1.0e5
+"""Stands for an absent bound on the stored heat of the ideal thermal store [kWh]."""
 
 
 @dataclass
@@ -57,6 +64,10 @@ class Plan:
     soc
         Battery state of charge, ``n + 1`` values (start of each step, then end of day) [-];
         NaN without a battery.
+    thermal_state_kwh
+        Heat stored in the thermal load's building or store relative to its uncontrolled
+        reference, ``n + 1`` values like ``soc`` [kWh] (divide by the store's capacity for
+        the indoor temperature above the set point [K]); NaN without a thermal load.
     appliance_starts
         Start step of each appliance cycle, in input order.
     bill_eur
@@ -105,6 +116,7 @@ class Plan:
     gap: float
     home_id: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    thermal_state_kwh: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def peak_import_kw(self) -> float:
@@ -191,11 +203,28 @@ def model_data(
         ev_ub[past] = evd_ub[past] = 0.0
 
     th = inp.thermal
+    e_lb, e_ub = np.zeros(n + 1), np.zeros(n + 1)
     if th is not None:
-        th_ub, th_energy, th_ref = full * th.rated_kw, th.energy_kwh, thermal_reference(inp)
+        th_ub, th_ref, th_energy = full * th.rated_kw, thermal_reference(inp), th.energy_kwh
         th_ub[past] = 0.0
+        th_a, th_gain = th.coefficients(dt)
+        lo, hi = th.band_kwh()
+        lo, hi = max(lo, -BIG_KWH), min(hi, BIG_KWH)
+        e_lb[:], e_ub[:] = lo, hi
+        th_rhs = -th_gain * th_ref
+        init = th.initial_kwh  # None: a building's plan chooses it; the ideal store starts at 0
+        if init is None and th.store is None:
+            init = 0.0
+        th_cyc = 0.0  # e[n] - e[0]: the day ends with the heat it started with ...
+        if init is not None:
+            init = min(max(init, lo), hi)  # (within the solver's tolerances of the band)
+            e_lb[: inp.start_step + 1] = e_ub[: inp.start_step + 1] = init
+            th_rhs[past] = (1.0 - th_a) * init  # the state holds still in the past
+            if th.end_kwh is not None:  # ... unless told otherwise
+                th_cyc = min(max(th.end_kwh, lo), hi) - init
     else:
-        th_ub, th_energy, th_ref = np.zeros(n), 0.0, np.zeros(n)
+        th_ub, th_ref, th_rhs = np.zeros(n), np.zeros(n), np.zeros(n)
+        th_a, th_gain, th_cyc, th_energy = 1.0, dt, 0.0, 0.0
 
     n_app = len(inp.appliances)
     A = max(n_app, 1) if n_slots is None else n_slots
@@ -244,6 +273,12 @@ def model_data(
         ev_ref=ev_ref,
         th_ub=np.array(th_ub, dtype=float),
         th_energy=float(th_energy),
+        th_a=float(th_a),
+        th_gain=float(th_gain),
+        th_rhs=np.array(th_rhs, dtype=float),
+        e_lb=e_lb,
+        e_ub=e_ub,
+        th_cyc=float(th_cyc),
         th_ref=th_ref,
         c_dev=w * dt / 2.0,
         s_ub=s_ub,
@@ -318,6 +353,7 @@ def fallback_plan(inp: CemsInput, status: str, reason: str) -> Plan:
             "appliance_kw": z,
             "thermal_kw": z,
             "soc": np.full(m + 1, np.nan),
+            "thermal_state_kwh": np.full(m + 1, np.nan),
             "appliance_starts": [],
         }
         reason = f"{reason}; uncontrolled schedule failed too ({e}): base load minus PV only"
@@ -335,7 +371,7 @@ def fallback_plan(inp: CemsInput, status: str, reason: str) -> Plan:
         objective_eur=float("nan"), band_violation_kw=zeros.copy(), flex_up_kw=zeros.copy(),
         flex_down_kw=zeros.copy(), flex_up_cost_eur_per_kwh=nan.copy(),
         flex_down_cost_eur_per_kwh=nan.copy(), status=status, fallback=True, reason=reason,
-        gap=float("nan"), home_id=inp.home.home_id,
+        gap=float("nan"), home_id=inp.home.home_id, thermal_state_kwh=u["thermal_state_kwh"],
     )  # fmt: skip
 
 
@@ -508,6 +544,7 @@ def _to_plan(inp: CemsInput, raw: RawSolution, slots: list[int], band: Band | No
         if b is not None and b.capacity_kwh > 0
         else np.full(n + 1, np.nan)
     )
+    e = v["e"].copy() if inp.thermal is not None else np.full(n + 1, np.nan)
     starts = [int(np.argmax(v["s"][slot])) for slot in slots]
     viol = np.zeros(n)
     if band is not None:
@@ -527,17 +564,20 @@ def _to_plan(inp: CemsInput, raw: RawSolution, slots: list[int], band: Band | No
         flex_down_cost_eur_per_kwh=np.full(n, np.nan), status=raw.status, fallback=False,
         reason="; ".join(notes), gap=raw.gap, home_id=inp.home.home_id,
         timings={"update": raw.update_s, "solve": raw.solve_s, "read": raw.read_s,
-                 "solve_cpu": raw.solve_cpu_s},
+                 "solve_cpu": raw.solve_cpu_s}, thermal_state_kwh=e,
     )  # fmt: skip
 
 
 # ------------------------------------------------------------------ pool
 def _plan_one(args: tuple) -> Plan:
+    """One home's plan on a worker or in this process: exactly :func:`plan_day`.
+
+    A bad input or a failed solve already comes back as the flagged fallback; any exception
+    is a programming error and propagates (a pool re-raises it in the caller), so it can
+    never pass for a counted fallback.
+    """
     inp, band, signal, flexibility = args
-    try:
-        return plan_day(inp, band, signal, flexibility)
-    except Exception as e:  # noqa: BLE001 - a run never stops on one home
-        return fallback_plan(inp, "error", f"{inp.home.home_id}: {type(e).__name__}: {e}")
+    return plan_day(inp, band, signal, flexibility)
 
 
 def _warm() -> int:
@@ -640,9 +680,10 @@ def plan_days(
     Returns
     -------
     list of Plan
-        In the order of ``inputs``; a home that fails gets its flagged fallback, so one bad
-        home never stops the others. A plan depends only on its input (not on the worker
-        or the order), so runs are reproducible bit for bit.
+        In the order of ``inputs``; a home whose input is bad or whose solve fails gets its
+        flagged fallback, so one bad home never stops the others (a programming error
+        raises). A plan depends only on its input (not on the worker or the order), so runs
+        are reproducible bit for bit.
     """
     if workers <= 1:
         k = len(inputs)

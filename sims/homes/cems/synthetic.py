@@ -17,6 +17,7 @@ from sims.homes.cems.assets import (
     EvSession,
     Tariff,
     ThermalLoad,
+    ThermalStore,
     tou_tariff,
 )
 from sims.homes.devices import Battery, ElectricVehicle, HomeSpec
@@ -38,8 +39,15 @@ def _base_shape(hours: np.ndarray) -> np.ndarray:
     return s / s.mean()
 
 
-def random_home(rng: np.random.Generator, index: int, n_steps: int = 96) -> CemsInput:
-    """One random home day (see the module docstring)."""
+def random_home(
+    rng: np.random.Generator, index: int, n_steps: int = 96, buildings: bool = False
+) -> CemsInput:
+    """One random home day (see the module docstring).
+
+    ``buildings``: the thermal load is a heat pump heating its building (a
+    :class:`ThermalStore`, drawn like :mod:`sims.homes.population` draws it), else a water
+    heater with an ideal store (daily energy only). Same draws either way.
+    """
     dt = 24.0 / n_steps
     hours = (np.arange(n_steps) + 0.5) * dt
     annual = rng.uniform(2500, 5500)
@@ -74,22 +82,31 @@ def random_home(rng: np.random.Generator, index: int, n_steps: int = 96) -> Cems
             first = min(first, pref)
             last_end = max(last_end, pref + len(prof))
             apps.append(ApplianceCycle(name, prof, first, last_end, pref))
-    thermal = None
+    rated, ref = 0.0, np.zeros(n_steps)
     if rng.random() < 0.3:
         rated = float(rng.choice([3.0, 3.0, 2.0]))
-        ref = np.zeros(n_steps)
         for h0, e in ((6.0, rng.uniform(1.5, 3.5)), (18.0, rng.uniform(1.5, 3.5))):
             k, left = int(h0 / dt), e
             while left > 1e-9 and k < n_steps:
                 ref[k] = min(rated, left / dt)
                 left -= ref[k] * dt
                 k += 1
-        thermal = ThermalLoad(rated, float(ref.sum() * dt), ref)
     tariff = (
         tou_tariff(n_steps)
         if rng.random() < 0.7
         else Tariff(np.full(n_steps, 0.25), 0.05, name="flat")
     )
+    # A heat pump's building (drawn after everything above, so the earlier draws are
+    # unchanged): COP, time constant and a heat loss sized to the rating, as
+    # sims.homes.population draws them; the band from the category.
+    cop = float(rng.uniform(2.2, 3.0))
+    tau_h = float(rng.uniform(10.0, 50.0))
+    thermal = None
+    if rated > 0:
+        loss = rated * cop / 24.0
+        band = {"flexible": 2.0, "moderate": 1.0, "comfort_first": 0.5}[cat.name]
+        store = ThermalStore(tau_h * loss, loss, cop, 0.0, band) if buildings else None
+        thermal = ThermalLoad(rated, float(ref.sum() * dt), ref, store)
     home = HomeSpec(
         home_id=f"H{index + 1:03d}",
         bus=index,
@@ -113,7 +130,13 @@ def random_home(rng: np.random.Generator, index: int, n_steps: int = 96) -> Cems
     )
 
 
-def random_homes(n: int, seed: int = 0, n_steps: int = 96) -> list[CemsInput]:
-    """``n`` random home days from ``seed`` (one SeedSequence child per home)."""
+def random_homes(
+    n: int, seed: int = 0, n_steps: int = 96, buildings: bool = False
+) -> list[CemsInput]:
+    """``n`` random home days from ``seed`` (one SeedSequence child per home); ``buildings``
+    as in :func:`random_home`."""
     children = np.random.SeedSequence(seed).spawn(n)
-    return [random_home(np.random.default_rng(c), i, n_steps) for i, c in enumerate(children)]
+    return [
+        random_home(np.random.default_rng(c), i, n_steps, buildings)
+        for i, c in enumerate(children)
+    ]
