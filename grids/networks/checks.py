@@ -1,15 +1,120 @@
 """Checks a network must pass before a run: one slack, connected, positive impedances, homes mapped.
 
 ``check_feeder`` collects every problem and raises one :class:`~testbed.errors.GridError` listing
-them all, so a user fixes a grid file in one go.
+them all, so a user fixes a grid file in one go. The testbed studies LV feeders: every home must
+sit on an LV bus (below :data:`LV_MAX_KV`), and there must be at least one home.
+
+``table_problems`` checks the shape of a network read from a file (every table a table with
+pandapower's columns and numeric columns numeric, elements on existing buses) before anything
+looks inside it.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pandapower as pp
 import pandapower.topology as top
+import pandas as pd
 
 from grids.errors import GridError
 from grids.networks.feeder import Feeder
+
+LV_MAX_KV = 1.0  # LV: nominal voltage below 1 kV (IEC 60038); the KPIs' voltage band uses it
+# Columns naming buses, per element table.
+BUS_COLUMNS = {
+    "load": ("bus",), "sgen": ("bus",), "storage": ("bus",), "gen": ("bus",),
+    "ext_grid": ("bus",), "shunt": ("bus",), "motor": ("bus",), "ward": ("bus",),
+    "xward": ("bus",), "asymmetric_load": ("bus",), "asymmetric_sgen": ("bus",),
+    "switch": ("bus",), "line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "lv_bus"),
+    "trafo3w": ("hv_bus", "mv_bus", "lv_bus"), "impedance": ("from_bus", "to_bus"),
+    "dcline": ("from_bus", "to_bus"),
+}
+# Columns the testbed computes with: must be numeric in a network read from a file.
+NUMERIC_COLUMNS = {
+    "bus": ("vn_kv",),
+    "line": ("length_km", "r_ohm_per_km", "x_ohm_per_km", "c_nf_per_km", "max_i_ka", "df",
+             "parallel"),
+    "trafo": ("sn_mva", "vn_hv_kv", "vn_lv_kv", "vk_percent", "vkr_percent", "pfe_kw",
+              "i0_percent", "shift_degree", "parallel"),
+    "load": ("p_mw", "q_mvar", "scaling"),
+    "ext_grid": ("vm_pu", "va_degree"),
+}
+_EMPTY = pp.create_empty_network()
+ELEMENT_TABLES = tuple(k for k in _EMPTY.keys()
+                       if isinstance(_EMPTY[k], pd.DataFrame) and not k.startswith(("_", "res_")))
+
+
+def _shown(items: list) -> str:
+    return ", ".join(str(x) for x in items[:5]) + (" ..." if len(items) > 5 else "")
+
+
+def table_problems(net: pp.pandapowerNet, name: str) -> list[str]:
+    """Problems of the shape of a network read from a file (empty when its tables are usable).
+
+    Every element table of pandapower's empty network must be a table; those the testbed
+    computes with must have the columns it reads, integer row labels, numeric columns numeric
+    and ``in_service`` boolean; every element must name existing buses; ``sn_mva`` and
+    ``f_hz`` must be positive numbers.
+
+    Parameters
+    ----------
+    net
+        A network decoded from a file.
+    name
+        Name of the network in the messages (the file name).
+    """
+    problems: list[str] = []
+    for key in ("sn_mva", "f_hz"):
+        v = net.get(key)
+        if (not isinstance(v, int | float | np.number) or isinstance(v, bool)
+                or not math.isfinite(v) or v <= 0):
+            problems.append(f"{name}: {key}: must be a number > 0 (got {v!r})")
+    for table in ELEMENT_TABLES:
+        if table not in net:
+            continue
+        df, empty = net[table], _EMPTY[table].columns
+        if not isinstance(df, pd.DataFrame):
+            problems.append(f"{name}: {table}: must be a table (got {type(df).__name__})")
+            continue
+        if not len(df):
+            continue
+        used = NUMERIC_COLUMNS.get(table, ()) + BUS_COLUMNS.get(table, ())
+        missing = [c for c in used + ("in_service",) if c in empty and c not in df.columns]
+        if missing:
+            problems.append(f"{name}: {table}: missing column(s) {_shown(missing)}")
+            continue
+        if not pd.api.types.is_integer_dtype(df.index):
+            problems.append(f"{name}: {table}: row index must be integers "
+                            f"(got {df.index.dtype})")
+        if "in_service" in df and not pd.api.types.is_bool_dtype(df.in_service):
+            problems.append(f"{name}: {table}.in_service: must be true or false "
+                            f"(got {df.in_service.dtype})")
+        for col in used:
+            if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+                problems.append(f"{name}: {table}.{col}: must be numeric (got {df[col].dtype})")
+    if problems:
+        return problems
+    for table, cols in BUS_COLUMNS.items():
+        df = net[table] if table in net else None
+        if df is None or not len(df):
+            continue
+        for col in cols:
+            if table == "switch" and col != "bus":
+                continue
+            bad = df.index[~df[col].isin(net.bus.index)].tolist()
+            if bad:
+                problems.append(f"{name}: {table} {_shown(bad)}: {col} names no existing bus "
+                                f"(got {df.at[bad[0], col]})")
+    return problems
+
+
+def check_tables(net: pp.pandapowerNet, name: str) -> None:
+    """Raise :class:`GridError` with every problem of :func:`table_problems`, if any."""
+    problems = table_problems(net, name)
+    if problems:
+        raise GridError("; ".join(problems))
 
 
 def find_problems(feeder: Feeder) -> list[str]:
@@ -26,7 +131,9 @@ def find_problems(feeder: Feeder) -> list[str]:
         Problems naming the element table, index and value.
     """
     net, homes, name = feeder.net, feeder.homes, feeder.name
-    problems: list[str] = []
+    problems = table_problems(net, name)
+    if problems:
+        return problems
     bad = net.bus.index[~(net.bus.vn_kv > 0)]
     problems += [f"{name}: bus {i}: vn_kv must be > 0, got {net.bus.at[i, 'vn_kv']}" for i in bad]
     slack = net.ext_grid[net.ext_grid.in_service]
@@ -40,9 +147,20 @@ def find_problems(feeder: Feeder) -> list[str]:
     for col in ("length_km", "r_ohm_per_km", "max_i_ka"):
         bad = lines.index[~(lines[col] > 0)]
         problems += [f"{name}: line {i}: {col} must be > 0, got {lines.at[i, col]}" for i in bad]
-    bad = lines.index[~(lines.x_ohm_per_km >= 0)]
-    problems += [f"{name}: line {i}: x_ohm_per_km must be >= 0, got {lines.at[i, 'x_ohm_per_km']}"
-                 for i in bad]
+    for col in ("x_ohm_per_km", "c_nf_per_km", "g_us_per_km"):
+        bad = lines.index[~(lines[col] >= 0)] if col in lines else []
+        problems += [f"{name}: line {i}: {col} must be >= 0, got {lines.at[i, col]}"
+                     for i in bad]
+    vn = net.bus.vn_kv
+    if len(lines) and lines.from_bus.isin(vn.index).all() and lines.to_bus.isin(vn.index).all():
+        v_from, v_to = vn.loc[lines.from_bus].to_numpy(), vn.loc[lines.to_bus].to_numpy()
+        bad = lines.index[~np.isclose(v_from, v_to, rtol=1e-6, atol=0.0)].tolist()
+        if bad:
+            i = bad[0]
+            problems.append(f"{name}: line {_shown(bad)}: joins buses of different nominal "
+                            "voltage; only a transformer may change the voltage level (got line "
+                            f"{i}: {vn[lines.at[i, 'from_bus']]:g} kV to "
+                            f"{vn[lines.at[i, 'to_bus']]:g} kV)")
     trafos = net.trafo[net.trafo.in_service]
     for col in ("sn_mva", "vk_percent"):
         bad = trafos.index[~(trafos[col] > 0)]
@@ -51,8 +169,19 @@ def find_problems(feeder: Feeder) -> list[str]:
     problems += [f"{name}: trafo {i}: vkr_percent must be in [0, vk_percent), "
                  f"got {trafos.at[i, 'vkr_percent']}" for i in bad]
 
+    if not len(homes):
+        problems.append(f"{name}: load: the testbed needs at least one home, one per "
+                        "in-service load (got no in-service load)")
     missing = homes.index[~homes.bus.isin(net.bus.index)]
     problems += [f"{name}: home {h}: bus {homes.at[h, 'bus']} does not exist" for h in missing]
+    on_bus = homes.bus[homes.bus.isin(net.bus.index)]
+    high = on_bus[net.bus.vn_kv.loc[on_bus].to_numpy() >= LV_MAX_KV]
+    if len(high):
+        kv = sorted(set(net.bus.vn_kv.loc[high].tolist()))
+        problems.append(f"{name}: home: the testbed studies LV feeders, every home must be "
+                        f"on a bus below {LV_MAX_KV:g} kV (got {len(high)} of {len(homes)} "
+                        f"homes at {', '.join(f'{v:g}' for v in kv)} kV: "
+                        f"{_shown(high.index.tolist())})")
     if "load" in homes:
         missing = homes.index[~homes["load"].isin(net.load.index)]
         problems += [f"{name}: home {h}: load {homes.at[h, 'load']} does not exist"
