@@ -117,6 +117,74 @@ def check_tables(net: pp.pandapowerNet, name: str) -> None:
         raise GridError("; ".join(problems))
 
 
+def _rule(name: str, table: str, df: pd.DataFrame, col: str, ok: pd.Series, rule: str
+          ) -> list[str]:
+    """One line naming the rows of ``df`` where ``ok`` is false, with the first value."""
+    bad = df.index[~ok.to_numpy(dtype=bool)].tolist()
+    if not bad:
+        return []
+    value = df.at[bad[0], col]
+    value = value.item() if isinstance(value, np.generic) else value
+    return [f"{name}: {table} {_shown(bad)}: {col} {rule} (got {value!r})"]
+
+
+def _element_problems(net: pp.pandapowerNet, name: str, lines: pd.DataFrame,
+                      trafos: pd.DataFrame) -> list[str]:
+    """Values a load flow would turn into NaN or a silently different network."""
+    out: list[str] = []
+    for col, lo, hi in (("df", 0.0, 1.0), ("parallel", 1, None)):
+        v = lines[col]
+        ok = (v > lo) & (v <= hi) if hi is not None else v >= lo
+        out += _rule(name, "line", lines, col, ok, f"must be in ({lo:g}, {hi:g}]" if hi
+                     else f"must be >= {lo}")
+    vn = net.bus.vn_kv
+    for side in ("hv", "lv"):
+        col, bus = f"vn_{side}_kv", trafos[f"{side}_bus"]
+        if not bus.isin(vn.index).all():
+            continue
+        ratio = trafos[col].to_numpy() / vn.loc[bus].to_numpy()
+        ok = (ratio >= 0.8) & (ratio <= 1.25)
+        if not ok.all():
+            i = trafos.index[~ok][0]
+            out += _rule(name, "trafo", trafos, col, pd.Series(ok),
+                         f"must be within -20 %/+25 % of its {side}_bus's nominal voltage "
+                         f"({vn[trafos.at[i, f'{side}_bus']]:g} kV at trafo {i})")
+    for col in ("pfe_kw", "i0_percent"):
+        out += _rule(name, "trafo", trafos, col, trafos[col] >= 0, "must be >= 0")
+    out += _rule(name, "trafo", trafos, "shift_degree", np.isfinite(trafos.shift_degree),
+                 "must be finite")
+    eg = net.ext_grid[net.ext_grid.in_service]
+    out += _rule(name, "ext_grid", eg, "vm_pu", (eg.vm_pu >= 0.5) & (eg.vm_pu <= 1.5),
+                 "must be in [0.5, 1.5]")
+    out += _rule(name, "ext_grid", eg, "va_degree", np.isfinite(eg.va_degree), "must be finite")
+    for table, cols in (("sgen", ("p_mw", "q_mvar", "scaling")), ("storage", ("p_mw", "q_mvar")),
+                        ("shunt", ("p_mw", "q_mvar")), ("gen", ("p_mw", "vm_pu"))):
+        df = net[table] if table in net else None
+        if df is None or not len(df) or "in_service" not in df:
+            continue
+        df = df[df.in_service.astype(bool)]
+        for col in cols:
+            if col in df:
+                v = pd.to_numeric(df[col], errors="coerce")
+                out += _rule(name, table, df, col, np.isfinite(v), "must be finite")
+    return out
+
+
+def _home_load_problems(net: pp.pandapowerNet, name: str, homes: pd.DataFrame) -> list[str]:
+    """A home's load must take the home's power as it is: scaling 1, constant power."""
+    if "load" not in homes or not homes["load"].isin(net.load.index).all():
+        return []
+    loads = net.load.loc[homes["load"]]
+    why = "for a home's load: the home's power is written into it each step"
+    out = _rule(name, "load", loads, "scaling", loads.scaling == 1.0, f"must be 1 {why}")
+    for col in ("const_z_p_percent", "const_i_p_percent", "const_z_q_percent",
+                "const_i_q_percent"):
+        if col in loads:
+            out += _rule(name, "load", loads, col, loads[col].fillna(0.0) == 0.0,
+                         f"must be 0 {why} as constant power")
+    return out
+
+
 def find_problems(feeder: Feeder) -> list[str]:
     """Return every problem of a feeder, one line each (empty when the feeder is usable).
 
@@ -168,6 +236,7 @@ def find_problems(feeder: Feeder) -> list[str]:
     bad = trafos.index[~(trafos.vkr_percent >= 0) | (trafos.vkr_percent >= trafos.vk_percent)]
     problems += [f"{name}: trafo {i}: vkr_percent must be in [0, vk_percent), "
                  f"got {trafos.at[i, 'vkr_percent']}" for i in bad]
+    problems += _element_problems(net, name, lines, trafos)
 
     if not len(homes):
         problems.append(f"{name}: load: the testbed needs at least one home, one per "
@@ -186,6 +255,7 @@ def find_problems(feeder: Feeder) -> list[str]:
         missing = homes.index[~homes["load"].isin(net.load.index)]
         problems += [f"{name}: home {h}: load {homes.at[h, 'load']} does not exist"
                      for h in missing]
+        problems += _home_load_problems(net, name, homes)
     if len(slack) == 1 and not problems:
         graph = top.create_nxgraph(net, respect_switches=True, include_out_of_service=False)
         reachable = set(top.connected_component(graph, int(slack.bus.iloc[0])))

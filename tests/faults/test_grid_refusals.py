@@ -119,3 +119,45 @@ def test_a_missing_column_is_named(tmp_path, small):
 def test_every_shipped_lv_grid_still_loads():
     assert len(load_feeder("simbench:1-LV-semiurb4--0-sw").homes) == 41
     assert len(load_feeder("pandapower:ieee_european_lv").homes) == 55
+
+
+def _set(column, value, table="line", rows=None):
+    def edit(net):
+        idx = net[table].index if rows is None else rows
+        net[table].loc[idx, column] = value
+    return edit
+
+
+def _add_sgen(net):
+    pp.create_sgen(net, int(net.load.bus.iloc[0]), p_mw=float("nan"))
+
+
+def _add_shunt(net):
+    pp.create_shunt(net, int(net.load.bus.iloc[0]), q_mvar=float("nan"))
+
+
+@pytest.mark.parametrize("edit, message", [
+    # before: loadings silently wrong (df 0) or "pandapower could not convert the network"
+    (_set("df", 0.0, rows=[0]), "line 0: df must be in (0, 1] (got 0.0)"),
+    (_set("parallel", 0, rows=[1, 2]), "line 1, 2: parallel must be >= 1 (got 0)"),
+    # before: voltages of 0.05-0.10 p.u. and 12 steps not converged, without a word
+    (_set("vn_hv_kv", 110.0, table="trafo"), "trafo 0: vn_hv_kv must be within -20 %/+25 % of "
+     "its hv_bus's nominal voltage (11 kV at trafo 0) (got 110.0)"),
+    # before: 96 steps not converged
+    (_set("vm_pu", 0.0, table="ext_grid"), "ext_grid 0: vm_pu must be in [0.5, 1.5] (got 0.0)"),
+    # before: an error at step 0, after the run had started
+    (_add_sgen, "sgen 0: p_mw must be finite (got nan)"),
+    (_add_shunt, "shunt 0: q_mvar must be finite (got nan)"),
+    # before: the grid drew half (scaling) or a voltage-dependent share (ZIP) of each home's
+    # power while homes.parquet showed all of it
+    (_set("scaling", 0.5, table="load"), "load 0, 1, 2, 3, 4 ...: scaling must be 1 for a "
+     "home's load: the home's power is written into it each step (got 0.5)"),
+    (_set("const_z_p_percent", 100.0, table="load", rows=[2]), "load 2: const_z_p_percent "
+     "must be 0 for a home's load: the home's power is written into it each step as constant "
+     "power (got 100.0)"),
+])
+def test_values_a_load_flow_would_turn_silently_wrong(tmp_path, small, edit, message):
+    net = copy.deepcopy(small.net)
+    edit(net)
+    path = _saved(tmp_path, net)
+    assert _one_line(path) == f"{path.name}: {message}"
