@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _warn(line: str | None, level: str | None = None) -> None:
+    if line:
+        print(f"cosim: warning: {f'{level}: ' if level else ''}{line}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cosim`` script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -63,15 +68,18 @@ def main(argv: list[str] | None = None) -> int:
                                  f"(got {args.start!r})") from None
         if overrides:
             scenario = scenario.with_overrides(**overrides)
+        from testbed.connection import connection_warning
         from testbed.run import compare_levels, kpi_table, run_scenario, scenario_feeder
 
         if args.command == "compare":
             levels = [x.strip() for x in args.levels.split(",") if x.strip()]
             for level in levels:  # validate every level before running any
                 scenario.with_overrides(control=level)
-            scenario_feeder(scenario)
+            feeder = scenario_feeder(scenario)
             out = args.out or Path("runs") / (f"{scenario.name}-compare-"
                                               f"{dt.datetime.now():%Y%m%d-%H%M%S}")
+            for level in levels:
+                _warn(connection_warning(scenario.with_overrides(control=level), feeder), level)
             print(f"cosim: {scenario.name}: levels {', '.join(levels)} -> {out}",
                   file=sys.stderr)
             table = compare_levels(scenario, levels, out, progress=not args.quiet)
@@ -84,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         feeder = scenario_feeder(scenario)
         out = args.out or Path("runs") / (f"{scenario.name}-{scenario.control}-"
                                           f"{dt.datetime.now():%Y%m%d-%H%M%S}")
+        _warn(connection_warning(scenario, feeder))
         print(f"cosim: {scenario.name}: {feeder.name}, {len(feeder.homes)} homes, "
               f"{scenario.days} day(s) from {scenario.start} at {scenario.step_s} s, "
               f"control {scenario.control} -> {out}", file=sys.stderr)

@@ -179,7 +179,8 @@ def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
                          band_bus_ids=lv_ids)
     steps = r["grid"].time.nunique()
     per_home = kpi.home_kpis(r["homes"], scenario.tariff, step_s=scenario.step_s,
-                             days=steps * scenario.step_s / 86400.0)
+                             days=steps * scenario.step_s / 86400.0,
+                             connection_limit_kw=scenario.connection_limit_kw)
     homes = feeder.homes.reset_index()[["home_id", "bus", "feeder"]]
     homes["bus_id"] = ids.loc[homes.bus].to_numpy()
     per_home = homes.merge(per_home, on="home_id", how="right")

@@ -104,6 +104,7 @@ class Scenario:
     discount_rate: float = 0.035
     years_deferred: float = 5.0
     emergency_limitation: bool = False
+    connection_limit_kw: float = 23.0
     source: Path | None = None
     text: str = field(default="", repr=False)
 
@@ -364,6 +365,7 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     annual_mean = r.number("homes.annual_kwh_mean", 3100.0, lo=0.0, lo_open=True)
     annual_sd = r.number("homes.annual_kwh_sd", 900.0, lo=0.0)
     pf = r.number("homes.power_factor", 0.95, lo=0.5, hi=1.0)
+    connection_kw = r.number("homes.connection_limit_kw", 23.0, lo=0.0, lo_open=True)
 
     shares_raw = r.get("homes.categories", {"flexible": 0.3, "moderate": 0.5,
                                             "comfort_first": 0.2})
@@ -447,6 +449,7 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         flex_max_rounds=int(max_rounds), upgrade_cost_eur=float(upgrade_cost),
         upgrade_lifetime_years=float(lifetime), discount_rate=float(rate),
         years_deferred=float(deferred), emergency_limitation=bool(emergency),
+        connection_limit_kw=float(connection_kw),
         source=Path(source) if source is not None else None, text=text,
     )
     problems = _check_overrides(scenario)
