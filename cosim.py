@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from testbed.errors import USER_ERRORS
+from testbed.errors import USER_ERRORS, TestbedError
 from testbed.scenario import CONTROL_LEVELS, DEFAULT_SCENARIO, load_scenario
 
 
@@ -64,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 overrides["start"] = dt.date.fromisoformat(args.start)
             except ValueError:
-                raise SystemExit(f"cosim: --start: must be a date YYYY-MM-DD "
-                                 f"(got {args.start!r})") from None
+                raise TestbedError(f"--start: must be a date YYYY-MM-DD "
+                                   f"(got {args.start!r})") from None
         if overrides:
             scenario = scenario.with_overrides(**overrides)
         from testbed.connection import connection_warning
+        from testbed.folders import check_compare_folder, check_run_folder
         from testbed.run import compare_levels, kpi_table, run_scenario, scenario_feeder
 
         if args.command == "compare":
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             feeder = scenario_feeder(scenario)
             out = args.out or Path("runs") / (f"{scenario.name}-compare-"
                                               f"{dt.datetime.now():%Y%m%d-%H%M%S}")
+            check_compare_folder(out, levels)
             for level in levels:
                 _warn(connection_warning(scenario.with_overrides(control=level), feeder), level)
             print(f"cosim: {scenario.name}: levels {', '.join(levels)} -> {out}",
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         feeder = scenario_feeder(scenario)
         out = args.out or Path("runs") / (f"{scenario.name}-{scenario.control}-"
                                           f"{dt.datetime.now():%Y%m%d-%H%M%S}")
+        check_run_folder(out)
         _warn(connection_warning(scenario, feeder))
         print(f"cosim: {scenario.name}: {feeder.name}, {len(feeder.homes)} homes, "
               f"{scenario.days} day(s) from {scenario.start} at {scenario.step_s} s, "
