@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                                    f"(got {args.start!r})") from None
         if overrides:
             scenario = scenario.with_overrides(**overrides)
-        from testbed.connection import connection_warning
         from testbed.folders import check_compare_folder, check_run_folder
+        from testbed.prechecks import check_aggregators, connection_warning
         from testbed.run import compare_levels, kpi_table, run_scenario, scenario_feeder
 
         if args.command == "compare":
@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             out = args.out or Path("runs") / (f"{scenario.name}-compare-"
                                               f"{dt.datetime.now():%Y%m%d-%H%M%S}")
             check_compare_folder(out, levels)
+            for level in levels:
+                check_aggregators(scenario.with_overrides(control=level), feeder)
             for level in levels:
                 _warn(connection_warning(scenario.with_overrides(control=level), feeder), level)
             print(f"cosim: {scenario.name}: levels {', '.join(levels)} -> {out}",
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or Path("runs") / (f"{scenario.name}-{scenario.control}-"
                                           f"{dt.datetime.now():%Y%m%d-%H%M%S}")
         check_run_folder(out)
+        check_aggregators(scenario, feeder)
         _warn(connection_warning(scenario, feeder))
         print(f"cosim: {scenario.name}: {feeder.name}, {len(feeder.homes)} homes, "
               f"{scenario.days} day(s) from {scenario.start} at {scenario.step_s} s, "

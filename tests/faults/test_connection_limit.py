@@ -12,8 +12,8 @@ import pytest
 import cosim
 from grids.networks.loaders import load_feeder
 from sims.homes.population import draw_homes
-from testbed.connection import APPLIANCES_KW, connection_warning, uncontrolled_over_limit
 from testbed.kpis import community_kpis, home_kpis
+from testbed.prechecks import APPLIANCES_KW, connection_warning, uncontrolled_over_limit
 from testbed.results import read_run
 from testbed.run import run_scenario
 from testbed.scenario import DEFAULT_SCENARIO, Tariff, TouPeriod, load_scenario

@@ -8,7 +8,7 @@ import cosim
 from testbed.errors import OutputFolderError, ScenarioError
 from testbed.run import compare_levels
 from testbed.scenario import DEFAULT_SCENARIO, load_scenario, parse_scenario
-from tests.conftest import small_scenario_text
+from tests.conftest import scenario_with, small_scenario_text
 
 TEXT = DEFAULT_SCENARIO.read_text()
 
@@ -193,3 +193,21 @@ def test_compare_levels_checks_its_folder_before_running_any_level(small, tmp_pa
 ])
 def test_wrong_types_and_infinities(old, new, problem):
     assert _problems(_edit(old, new)) == [f"s.toml: {problem}"]
+
+
+@pytest.mark.parametrize("fields, message", [
+    # before: ValueError traceback from inside the run (AggregatorSim)
+    ({"cems": "0.0", "control": '"dso"'}, "flex.aggregators: AGR1 serves 4 home(s) (H001-H004) "
+     "and none has a CEMS, at control 'dso'; lower flex.aggregators or raise penetration.cems "
+     "(got 1 aggregators for 4 homes)"),
+    # grid.n_homes is the reference feeder's: a SimBench grid has its own number of homes
+    ({"source": '"simbench:1-LV-rural1--0-sw"', "aggregators": "20", "control": '"market"'},
+     "flex.aggregators: must not exceed the 13 homes of simbench:1-LV-rural1--0-sw (got 20)"),
+])
+def test_an_aggregator_without_a_cems_home_is_refused_before_the_run(
+        capsys, tmp_path, fields, message):
+    s = scenario_with(tmp_path, "agg", n_homes=4 if "source" not in fields else 20, **fields)
+    code, err = _cli(capsys, "run", "--scenario", str(s.source), "--out", str(tmp_path / "r"),
+                     "--quiet")
+    assert (code, err) == (2, f"cosim: error: {s.source}: {message}")
+    assert not (tmp_path / "r").exists()

@@ -1,4 +1,8 @@
-"""The connection limit before a run: homes that run uncontrolled with devices rated above it.
+"""Checks of a scenario against its feeder's drawn homes, before a run.
+
+- The connection limit: homes that run uncontrolled with devices rated above it (a warning).
+- The aggregators: at control ``market`` and ``dso`` each must serve a home with a CEMS (an
+  error: the aggregator has nothing to plan).
 
 A CEMS plans within the home's connection limit (``homes.connection_limit_kw``); a home without
 one (every home at control ``none``) runs its devices as they come, and if its EV charger,
@@ -14,6 +18,8 @@ from grids.networks.feeder import Feeder
 from sims.homes.cems.assets import APPLIANCE_CYCLES
 from sims.homes.devices import HomeSpec
 from sims.homes.population import draw_homes
+from testbed.errors import ScenarioError
+from testbed.run import FLEX_LEVELS, portfolios
 from testbed.scenario import Scenario
 
 APPLIANCES_KW = sum(max(cycle) for cycle in APPLIANCE_CYCLES.values())
@@ -63,3 +69,34 @@ def connection_warning(scenario: Scenario, feeder: Feeder) -> str | None:
             f"{scenario.connection_limit_kw:g} kW connection limit (EV charger + heat pump + "
             f"appliances; largest {worst}: {over[worst]:.1f} kW); they run uncontrolled and "
             "any step above the limit is flagged (home_kpis over_connection_limit)")
+
+
+def check_aggregators(scenario: Scenario, feeder: Feeder) -> None:
+    """Refuse a market or dso run where an aggregator's part of the feeder has no CEMS home.
+
+    The feeder's homes are split into ``flex.aggregators`` contiguous parts (as the run does,
+    :func:`testbed.run.portfolios`); an aggregator without a CEMS home has nothing to plan.
+
+    Raises
+    ------
+    ScenarioError
+        If there are more aggregators than homes, or naming the first aggregator without a
+        CEMS home.
+    """
+    if scenario.control not in FLEX_LEVELS:
+        return
+    ids = feeder.homes.index.tolist()
+    where = str(scenario.source) if scenario.source else "<scenario>"
+    if scenario.flex_aggregators > len(ids):
+        raise ScenarioError(f"{where}: flex.aggregators: must not exceed the {len(ids)} homes "
+                            f"of {feeder.name} (got {scenario.flex_aggregators})")
+    cems = {h.home_id for h in draw_homes(scenario, ids, [int(b) for b in feeder.homes.bus])
+            if h.cems}
+    for k, part in enumerate(portfolios(ids, scenario.flex_aggregators)):
+        if not cems.intersection(part):
+            span = part[0] if len(part) == 1 else f"{part[0]}-{part[-1]}"
+            raise ScenarioError(
+                f"{where}: flex.aggregators: AGR{k + 1} serves {len(part)} home(s) ({span}) "
+                f"and none has a CEMS, at control {scenario.control!r}; lower flex.aggregators "
+                f"or raise penetration.cems (got {scenario.flex_aggregators} aggregators for "
+                f"{len(ids)} homes)")
