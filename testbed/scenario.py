@@ -400,6 +400,8 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     vmin_d, vmax_d = VOLTAGE_BANDS.get(band or "uk", VOLTAGE_BANDS["uk"])
     vm_min = r.number("limits.vm_min_pu", vmin_d, lo=0.5, hi=1.0)
     vm_max = r.number("limits.vm_max_pu", vmax_d, lo=1.0, hi=1.5)
+    if vm_min is not None and vm_max is not None and vm_min >= vm_max:
+        r.bad("limits.vm_max_pu", f"must be above limits.vm_min_pu ({vm_min})", vm_max)
     loading = r.number("limits.max_loading_percent", 100.0, lo=0.0, lo_open=True)
 
     annual_mean = r.number("homes.annual_kwh_mean", 3100.0, lo=0.0, lo_open=True)

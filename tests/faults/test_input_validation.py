@@ -195,6 +195,14 @@ def test_wrong_types_and_infinities(old, new, problem):
     assert _problems(_edit(old, new)) == [f"s.toml: {problem}"]
 
 
+def test_an_empty_voltage_band_is_refused():
+    """Before: accepted; every bus of every step counted as a violation."""
+    text = _edit("max_loading_percent = 100.0", "vm_min_pu = 1.0\nvm_max_pu = 1.0\n"
+                 "max_loading_percent = 100.0")
+    assert _problems(text) == ["s.toml: limits.vm_max_pu: must be above limits.vm_min_pu (1.0) "
+                               "(got 1.0)"]
+
+
 @pytest.mark.parametrize("fields, message", [
     # before: ValueError traceback from inside the run (AggregatorSim)
     ({"cems": "0.0", "control": '"dso"'}, "flex.aggregators: AGR1 serves 4 home(s) (H001-H004) "
