@@ -331,3 +331,20 @@ def test_the_allow_list_is_exact_pairs():
                        "builtins"}
     assert ("builtins", "eval") not in ALLOWED_OBJECTS
     assert all(isinstance(m, str) and isinstance(c, str) for m, c in ALLOWED_OBJECTS)
+
+
+@pytest.mark.parametrize("text", ["{}", "[1, 2]", "42"])
+def test_the_command_line_says_one_line_and_runs_nothing(tmp_path, capsys, text):
+    """Before: an AttributeError traceback ('dict' object has no attribute 'load')."""
+    import cosim
+    from tests.conftest import small_scenario_text
+
+    _write(tmp_path / "grid.json", text)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(small_scenario_text().replace('source = "reference"',
+                                                      'source = "grid.json"'))
+    code = cosim.main(["run", "--scenario", str(scenario), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith(f"cosim: error: {tmp_path / 'grid.json'}: not a "
+                                        "pandapower network") and "\n" not in err
+    assert not (tmp_path / "r").exists()
