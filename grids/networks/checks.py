@@ -230,6 +230,9 @@ def find_problems(feeder: Feeder) -> list[str]:
                             f"{i}: {vn[lines.at[i, 'from_bus']]:g} kV to "
                             f"{vn[lines.at[i, 'to_bus']]:g} kV)")
     trafos = net.trafo[net.trafo.in_service]
+    if not len(trafos):
+        problems.append(f"{name}: trafo: the testbed studies LV feeders supplied by an MV/LV "
+                        "transformer (its loading, its upgrade) (got no in-service transformer)")
     for col in ("sn_mva", "vk_percent"):
         bad = trafos.index[~(trafos[col] > 0)]
         problems += [f"{name}: trafo {i}: {col} must be > 0, got {trafos.at[i, col]}" for i in bad]

@@ -161,3 +161,17 @@ def test_values_a_load_flow_would_turn_silently_wrong(tmp_path, small, edit, mes
     edit(net)
     path = _saved(tmp_path, net)
     assert _one_line(path) == f"{path.name}: {message}"
+
+
+def test_a_grid_without_a_transformer_is_refused(tmp_path, small):
+    """Before: null transformer KPIs at control none, a ValueError traceback at control dso."""
+    net = copy.deepcopy(small.net)
+    t = net.trafo.index[0]
+    lv, hv = int(net.trafo.at[t, "lv_bus"]), int(net.trafo.at[t, "hv_bus"])
+    net.trafo = net.trafo.drop(index=t)
+    net.ext_grid.at[net.ext_grid.index[0], "bus"] = lv
+    net.bus.at[hv, "in_service"] = False
+    path = _saved(tmp_path, net)
+    assert _one_line(path) == (f"{path.name}: trafo: the testbed studies LV feeders supplied by "
+                               "an MV/LV transformer (its loading, its upgrade) (got no "
+                               "in-service transformer)")
