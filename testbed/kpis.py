@@ -25,8 +25,9 @@ Homes (``import = max(p, 0)``, ``export = max(-p, 0)`` at the connection)
     ``peak_import_kw``  per home its own highest import; for the community (``homes.``) the
     highest import of the sum of all homes.
     ``over_connection_limit``  whether the home's import or export exceeded its connection
-    limit (``homes.connection_limit_kw``) in any step: a CEMS keeps to the limit, an
-    uncontrolled home may not; ``homes.over_connection_limit_homes`` counts them.
+    limit (``homes.connection_limit_kw``) in any step: a CEMS plans within the limit (a base
+    load above its forecast can still take it beyond), an uncontrolled home runs regardless;
+    ``homes.over_connection_limit_homes`` counts them.
     ``homes.peak_to_average``  community peak import / mean community power.
 Community ratios are ratios of sums over homes, not means of ratios.
 """

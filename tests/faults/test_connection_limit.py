@@ -87,9 +87,10 @@ def test_an_uncontrolled_home_beyond_the_limit_is_flagged_in_the_results(hot, tm
     assert r["kpis"]["homes.over_connection_limit_homes"] == int((peak > 23.0).sum()) > 0
 
 
-def test_a_cems_keeps_to_a_lower_limit_and_the_rest_are_flagged(tmp_path):
+def test_a_cems_plans_within_a_lower_limit_and_the_rest_are_flagged(tmp_path):
+    """With perfect forecasts a CEMS home operates its plan, within the scenario's limit."""
     s = scenario_with(tmp_path, "low", n_homes=6, connection_limit_kw=9.0, cems="0.5",
-                      ev="1.0", heat_pump="0.0")
+                      ev="1.0", heat_pump="0.0", base_error="0.0", pv_error="0.0")
     r = read_run(run_scenario(s.with_overrides(control="cems"), tmp_path / "run",
                               progress=False).out_dir)
     h = r["homes"]
