@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from testbed.errors import USER_ERRORS
+from testbed.errors import USER_ERRORS, TestbedError
 from testbed.scenario import CONTROL_LEVELS, DEFAULT_SCENARIO, load_scenario
 
 
@@ -64,6 +64,11 @@ def _report(folder: Path, out: Path | None = None) -> int:
     return 0
 
 
+def _warn(line: str | None, level: str | None = None) -> None:
+    if line:
+        print(f"cosim: warning: {f'{level}: ' if level else ''}{line}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cosim`` script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -80,19 +85,26 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 overrides["start"] = dt.date.fromisoformat(args.start)
             except ValueError:
-                raise SystemExit(f"cosim: --start: must be a date YYYY-MM-DD "
-                                 f"(got {args.start!r})") from None
+                raise TestbedError(f"--start: must be a date YYYY-MM-DD "
+                                   f"(got {args.start!r})") from None
         if overrides:
             scenario = scenario.with_overrides(**overrides)
+        from testbed.folders import check_compare_folder, check_run_folder
+        from testbed.prechecks import check_aggregators, connection_warning
         from testbed.run import compare_levels, kpi_table, run_scenario, scenario_feeder
 
         if args.command == "compare":
             levels = [x.strip() for x in args.levels.split(",") if x.strip()]
             for level in levels:  # validate every level before running any
                 scenario.with_overrides(control=level)
-            scenario_feeder(scenario)
+            feeder = scenario_feeder(scenario)
             out = args.out or Path("runs") / (f"{scenario.name}-compare-"
                                               f"{dt.datetime.now():%Y%m%d-%H%M%S}")
+            check_compare_folder(out, levels)
+            for level in levels:
+                check_aggregators(scenario.with_overrides(control=level), feeder)
+            for level in levels:
+                _warn(connection_warning(scenario.with_overrides(control=level), feeder), level)
             print(f"cosim: {scenario.name}: levels {', '.join(levels)} -> {out}",
                   file=sys.stderr)
             table = compare_levels(scenario, levels, out, progress=not args.quiet)
@@ -108,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         feeder = scenario_feeder(scenario)
         out = args.out or Path("runs") / (f"{scenario.name}-{scenario.control}-"
                                           f"{dt.datetime.now():%Y%m%d-%H%M%S}")
+        check_run_folder(out)
+        check_aggregators(scenario, feeder)
+        _warn(connection_warning(scenario, feeder))
         print(f"cosim: {scenario.name}: {feeder.name}, {len(feeder.homes)} homes, "
               f"{scenario.days} day(s) from {scenario.start} at {scenario.step_s} s, "
               f"control {scenario.control} -> {out}", file=sys.stderr)

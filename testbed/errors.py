@@ -45,5 +45,9 @@ class ReportError(TestbedError, ValueError):
     """
 
 
+class OutputFolderError(TestbedError, FileExistsError):
+    """An output folder is a file, holds earlier results, or the levels to compare are wrong."""
+
+
 # Errors of every layer that come from the user's input (scenario, grid, load-flow input).
 USER_ERRORS = (TestbedError, GridsError, SimsError)

@@ -24,6 +24,10 @@ Homes (``import = max(p, 0)``, ``export = max(-p, 0)`` at the connection)
     ``homes.cems_fallback_home_days`` for the community).
     ``peak_import_kw``  per home its own highest import; for the community (``homes.``) the
     highest import of the sum of all homes.
+    ``over_connection_limit``  whether the home's import or export exceeded its connection
+    limit (``homes.connection_limit_kw``) in any step: a CEMS plans within the limit (a base
+    load above its forecast can still take it beyond), an uncontrolled home runs regardless;
+    ``homes.over_connection_limit_homes`` counts them.
     ``homes.peak_to_average``  community peak import / mean community power.
 Community ratios are ratios of sums over homes, not means of ratios.
 """
@@ -34,6 +38,8 @@ import numpy as np
 import pandas as pd
 
 from testbed.scenario import Tariff
+
+LIMIT_TOL_KW = 1e-6  # a power at the limit within solver tolerance is not above it
 
 
 def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFrame,
@@ -97,8 +103,8 @@ def import_prices(times: pd.Series | pd.DatetimeIndex, tariff: Tariff) -> np.nda
     return prices[np.searchsorted(starts, minutes, side="right") - 1]
 
 
-def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float
-              ) -> pd.DataFrame:
+def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float,
+              connection_limit_kw: float | None = None) -> pd.DataFrame:
     """Per-home KPIs (one row per home_id; see the module docstring).
 
     Parameters
@@ -111,6 +117,8 @@ def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float
         Step length [s].
     days
         Length of the run [days], for the standing charge.
+    connection_limit_kw
+        Import and export limit of each connection [kW]; adds ``over_connection_limit``.
     """
     dt_h = step_s / 3600.0
     cols = ["time", "home_id", "p_kw", "pv_kw", "base_kw", "ev_kw", "hp_kw"]
@@ -137,6 +145,9 @@ def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float
     steps_per_day = 86400 / step_s
     out["controlled"] = g.controlled.any() if "controlled" in h else False
     out["fallback_days"] = (g.fallback.sum() / steps_per_day if "fallback" in h else 0.0)
+    if connection_limit_kw is not None:
+        out["over_connection_limit"] = ((g.p_kw.max() > connection_limit_kw + LIMIT_TOL_KW)
+                                        | (g.p_kw.min() < -connection_limit_kw - LIMIT_TOL_KW))
     return out.reset_index()
 
 
@@ -160,4 +171,6 @@ def community_kpis(homes: pd.DataFrame, per_home: pd.DataFrame) -> dict[str, flo
         "homes.peak_to_average": peak / mean if mean > 0 else float("nan"),
         "homes.cems_homes": int(per_home.controlled.sum()),
         "homes.cems_fallback_home_days": float(per_home.fallback_days.sum()),
+        **({"homes.over_connection_limit_homes": int(per_home.over_connection_limit.sum())}
+           if "over_connection_limit" in per_home else {}),
     }

@@ -20,6 +20,7 @@ from grids.networks.feeder import Feeder, element_ids
 from grids.networks.loaders import load_feeder
 from sims.homes.fleet import OUTPUTS as HOME_OUTPUTS
 from testbed import kpis as kpi
+from testbed.folders import check_compare_folder
 from testbed.results import read_run, write_json
 from testbed.scenario import Scenario, parse_scenario, scenario_as_run_text
 
@@ -179,7 +180,8 @@ def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
                          band_bus_ids=lv_ids)
     steps = r["grid"].time.nunique()
     per_home = kpi.home_kpis(r["homes"], scenario.tariff, step_s=scenario.step_s,
-                             days=steps * scenario.step_s / 86400.0)
+                             days=steps * scenario.step_s / 86400.0,
+                             connection_limit_kw=scenario.connection_limit_kw)
     homes = feeder.homes.reset_index()[["home_id", "bus", "feeder"]]
     homes["bus_id"] = ids.loc[homes.bus].to_numpy()
     per_home = homes.merge(per_home, on="home_id", how="right")
@@ -299,7 +301,8 @@ def compare_levels(scenario: Scenario, levels: list[str], out_dir: str | Path, *
     levels
         Control levels, e.g. ``["none", "cems"]``.
     out_dir
-        Folder of the comparison (created; must not hold these levels yet).
+        Folder of the comparison (created; must hold neither a comparison nor these levels:
+        checked before any level runs).
 
     Returns
     -------
@@ -307,6 +310,9 @@ def compare_levels(scenario: Scenario, levels: list[str], out_dir: str | Path, *
         One row per KPI, one column per level, plus ``wall_s`` per level.
     """
     out_dir = Path(out_dir)
+    check_compare_folder(out_dir, levels)  # before any level runs: nothing half-done
+    for level in levels:
+        scenario.with_overrides(control=level)
     columns = {}
     for level in levels:
         result = run_scenario(scenario.with_overrides(control=level), out_dir / level,

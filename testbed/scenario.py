@@ -9,6 +9,7 @@ with its meaning and unit.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -110,6 +111,7 @@ class Scenario:
     heat_pump_design_delta_k: float = 24.0
     comfort_band_k: dict[str, float] = field(
         default_factory=lambda: {"flexible": 2.0, "moderate": 1.0, "comfort_first": 0.5})
+    connection_limit_kw: float = 23.0
     source: Path | None = None
     text: str = field(default="", repr=False)
 
@@ -181,14 +183,18 @@ class _Reader:
             return None
         return v
 
-    def range_pair(self, key: str, default: Any, *, lo: float = 0.0) -> tuple[float, float] | None:
+    def range_pair(self, key: str, default: Any, *, lo: float = 0.0,
+                   lo_open: bool = False) -> tuple[float, float] | None:
         v = self.get(key, default)
         if (not isinstance(v, list | tuple) or len(v) != 2
                 or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)):
             self.bad(key, "must be a [min, max] pair of numbers", v)
             return None
-        if not (lo <= v[0] <= v[1]):
-            self.bad(key, f"must satisfy {lo} <= min <= max", v)
+        if not all(math.isfinite(x) for x in v):
+            self.bad(key, "must be finite", v)
+            return None
+        if not ((lo < v[0] if lo_open else lo <= v[0]) and v[0] <= v[1]):
+            self.bad(key, f"must satisfy {lo} {'<' if lo_open else '<='} min <= max", v)
             return None
         return float(v[0]), float(v[1])
 
@@ -203,6 +209,9 @@ class _Reader:
             self.bad(key, f"must be one of {', '.join(choices)}", v)
             return None
         return v
+
+
+PERIOD_KEYS = {"start", "end", "import_eur_per_kwh"}
 
 
 def _hhmm(text: Any) -> int | None:
@@ -233,14 +242,16 @@ def _read_tariff(r: _Reader) -> Tariff | None:
         if not isinstance(p, dict):
             r.bad(key, "must be a table {start, end, import_eur_per_kwh}", p)
             continue
+        for extra in p.keys() - PERIOD_KEYS:
+            r.bad(f"{key}.{extra}", "unknown field", p[extra])
         s, e = _hhmm(p.get("start")), _hhmm(p.get("end"))
         price = p.get("import_eur_per_kwh")
         if s is None:
             r.bad(f"{key}.start", "must be a time HH:MM", p.get("start"))
         if e is None:
             r.bad(f"{key}.end", "must be a time HH:MM (24:00 allowed)", p.get("end"))
-        if (not isinstance(price, int | float) or isinstance(price, bool) or price != price
-                or price < 0):
+        if (not isinstance(price, int | float) or isinstance(price, bool)
+                or not math.isfinite(price) or price < 0):
             r.bad(f"{key}.import_eur_per_kwh", "must be a number >= 0", price)
             price = None
         if s is not None and e is not None and e <= s:
@@ -267,12 +278,38 @@ def _read_tariff(r: _Reader) -> Tariff | None:
     return Tariff(name, tuple(periods), float(export), float(standing))
 
 
+MAX_DAYS = 366  # the profiles are one year (2016); a longer run would only repeat it
+MAX_HOMES = 5000  # the reference feeder is one LV feeder (184 homes by default)
+FIRST_START, LAST_START = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
+
+
+def _start_problems(where: str, start: dt.date, timezone: str) -> list[str]:
+    """The first day must be representable and begin at an existing, unambiguous midnight."""
+    if not FIRST_START <= start <= LAST_START:
+        return [f"{where}: start: must be between {FIRST_START} and {LAST_START} (got {start})"]
+    try:
+        tz = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return []  # reported with the timezone field
+    midnight = dt.datetime.combine(start, dt.time(), tzinfo=tz)
+    back = midnight.astimezone(dt.UTC).astimezone(tz)
+    if back.replace(tzinfo=None) != midnight.replace(tzinfo=None) or \
+            midnight.replace(fold=1).utcoffset() != midnight.utcoffset():
+        return [f"{where}: start: local midnight of {start} does not exist or is ambiguous in "
+                f"{timezone} (a clock change at midnight); choose another day (got {start})"]
+    return []
+
+
 def _check_overrides(s: Scenario) -> list[str]:
     """Checks of fields the command line can override (days, start, control)."""
     where = str(s.source) if s.source else "<scenario>"
     problems = []
     if not isinstance(s.days, int) or s.days < 1:
         problems.append(f"{where}: days: must be an integer >= 1 (got {s.days!r})")
+    elif s.days > MAX_DAYS:
+        problems.append(f"{where}: days: must be <= {MAX_DAYS} (got {s.days})")
+    elif isinstance(s.start, dt.date):
+        problems += _start_problems(where, s.start, s.timezone)
     if s.control not in CONTROL_LEVELS:
         problems.append(f"{where}: control: must be one of {', '.join(CONTROL_LEVELS)} "
                         f"(got {s.control!r})")
@@ -323,6 +360,10 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     r = _Reader(data, where)
 
     name = r.string("name", Path(where).stem)
+    if name is not None and (not name.strip() or name in (".", "..")
+                             or any(c in name for c in '/\\') or not name.isprintable()):
+        r.bad("name", "must be a plain name (it names the run folder): not empty, no path "
+              "separator or control character", name)
     seed = r.number("seed", integer=True, lo=0)
     start_raw = r.get("start")
     start = None
@@ -337,7 +378,7 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
             r.bad("start", "must be a date YYYY-MM-DD", start_raw)
     elif start_raw is not None:
         r.bad("start", "must be a date YYYY-MM-DD", start_raw)
-    days = r.number("days", 1, integer=True, lo=1)
+    days = r.number("days", 1, integer=True, lo=1, hi=MAX_DAYS)
     step_s = r.number("step_s", 900, integer=True, lo=0, lo_open=True)
     if step_s is not None and 86400 % step_s:
         r.bad("step_s", "must divide the day (86400 s)", step_s)
@@ -355,7 +396,7 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     control = r.string("control", "none", CONTROL_LEVELS)
 
     grid_source = r.string("grid.source", "reference")
-    n_homes = r.number("grid.n_homes", 184, integer=True, lo=1)
+    n_homes = r.number("grid.n_homes", 184, integer=True, lo=1, hi=MAX_HOMES)
     n_feeders = r.number("grid.n_feeders", 5, integer=True, lo=1)
     if n_homes is not None and n_feeders is not None and n_feeders > n_homes:
         r.bad("grid.n_feeders", f"must not exceed grid.n_homes ({n_homes})", n_feeders)
@@ -365,18 +406,24 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     vmin_d, vmax_d = VOLTAGE_BANDS.get(band or "uk", VOLTAGE_BANDS["uk"])
     vm_min = r.number("limits.vm_min_pu", vmin_d, lo=0.5, hi=1.0)
     vm_max = r.number("limits.vm_max_pu", vmax_d, lo=1.0, hi=1.5)
+    if vm_min is not None and vm_max is not None and vm_min >= vm_max:
+        r.bad("limits.vm_max_pu", f"must be above limits.vm_min_pu ({vm_min})", vm_max)
     loading = r.number("limits.max_loading_percent", 100.0, lo=0.0, lo_open=True)
 
     annual_mean = r.number("homes.annual_kwh_mean", 3100.0, lo=0.0, lo_open=True)
     annual_sd = r.number("homes.annual_kwh_sd", 900.0, lo=0.0)
+    if annual_mean is not None and annual_sd is not None and annual_sd > 10.0 * annual_mean:
+        r.bad("homes.annual_kwh_sd", f"must not exceed 10 x homes.annual_kwh_mean "
+              f"({10.0 * annual_mean:g}): the log-normal draw would overflow", annual_sd)
     pf = r.number("homes.power_factor", 0.95, lo=0.5, hi=1.0)
+    connection_kw = r.number("homes.connection_limit_kw", 23.0, lo=0.0, lo_open=True)
 
     shares_raw = r.get("homes.categories", {"flexible": 0.3, "moderate": 0.5,
                                             "comfort_first": 0.2})
     category_shares = None
     if (not isinstance(shares_raw, dict) or set(shares_raw) - set(CATEGORY_NAMES)
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
-                       for v in shares_raw.values())):
+            or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                       and math.isfinite(v) and v >= 0 for v in shares_raw.values())):
         r.bad("homes.categories", f"must be a table of shares >= 0 for "
               f"{', '.join(CATEGORY_NAMES)}", shares_raw)
     elif abs(sum(shares_raw.values()) - 1.0) > 1e-9:
@@ -387,18 +434,24 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     penetration = {}
     for dev in ("pv", "battery", "ev", "heat_pump", "cems", "smart_appliances"):
         v = r.number(f"penetration.{dev}", 0.0, lo=0.0, hi=1.0)
-        penetration[dev] = float(v) if v is not None else 0.0
-    if penetration["battery"] > penetration["pv"]:
+        penetration[dev] = float(v) if v is not None else None
+    if (step_s is not None and step_s != 900 and penetration["smart_appliances"]
+            and control == "none"):  # from cems on, the CEMS's own rule says so
+        r.bad("step_s", "smart appliances run 15-min cycles: needs 900 s steps while "
+              "penetration.smart_appliances > 0", step_s)
+    if (penetration["battery"] is not None and penetration["pv"] is not None
+            and penetration["battery"] > penetration["pv"]):
         r.bad("penetration.battery", f"batteries go to PV homes: must not exceed "
               f"penetration.pv ({penetration['pv']})", penetration["battery"])
 
     pv_kwp = r.range_pair("devices.pv_kwp", [2.0, 5.0])
-    battery_kwh = r.range_pair("devices.battery_kwh", [5.0, 10.0])
+    battery_kwh = r.range_pair("devices.battery_kwh", [5.0, 10.0], lo_open=True)
     battery_kw = r.number("devices.battery_kw", 3.0, lo=0.0, lo_open=True)
     battery_eff = r.number("devices.battery_efficiency", 0.9, lo=0.0, hi=1.0, lo_open=True)
     chargers = r.get("devices.ev_charger_kw", [3.7, 11.0])
     if (not isinstance(chargers, list) or not chargers
-            or any(c not in EV_PROFILES for c in chargers)):
+            or any(not isinstance(c, int | float) or isinstance(c, bool) or c not in EV_PROFILES
+                   for c in chargers)):
         r.bad("devices.ev_charger_kw", f"must be a non-empty list of charger ratings from "
               f"{sorted(EV_PROFILES)} (the simbench home-charging profiles)", chargers)
         chargers = None
@@ -474,6 +527,7 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         heat_pump_cop_air=cop_air, heat_pump_cop_ground=cop_ground,
         building_time_constant_h=tau, heat_pump_design_delta_k=float(design_dk),
         comfort_band_k=comfort_band,
+        connection_limit_kw=float(connection_kw),
         source=Path(source) if source is not None else None, text=text,
     )
     problems = _check_overrides(scenario)
@@ -498,7 +552,11 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"{path}: scenario file not found")
-    return parse_scenario(path.read_text(), source=path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario file ({exc})") from None
+    return parse_scenario(text, source=path)
 
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"

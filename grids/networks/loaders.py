@@ -19,8 +19,9 @@ shipped grid (SimBench PV, storage) are switched out of service: the scenario de
 has PV or a battery. A user's file is used as it is.
 
 Grid files are untrusted input: pandapower's ``from_json`` imports the module a file names before
-it checks anything, so :func:`load_feeder` first reads the JSON itself and refuses any object
-whose ``_module`` is outside pandapower, pandas, numpy and the geo libraries.
+it checks anything, so a user's file is never given to it. :func:`load_json_feeder` decodes it
+with :func:`grids.networks.safe_json.decode_network`, which builds only the exact
+``(module, class)`` pairs a pandapower network is made of and imports nothing the file names.
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ import pandapower as pp
 import pandas as pd
 
 from grids.errors import GridError
-from grids.networks.checks import check_feeder
+from grids.networks.checks import check_feeder, check_tables
 from grids.networks.feeder import Feeder, build_reference_feeder
+from grids.networks.safe_json import decode_network
 
-ALLOWED_MODULE_PREFIXES = ("pandapower", "pandas", "numpy", "geojson", "shapely", "builtins")
 SHIPPED_PANDAPOWER_GRIDS = ("ieee_european_lv",)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:200] + " ...") if len(text) > 200 else text or type(exc).__name__
 
 
 def _homes_from_loads(net: pp.pandapowerNet) -> pd.DataFrame:
@@ -47,30 +53,11 @@ def _homes_from_loads(net: pp.pandapowerNet) -> pd.DataFrame:
             "bus": loads.bus.to_numpy(),
             "load": loads.index.to_numpy(),
             "feeder": 0,
-            "load_name": loads.name.astype(str).to_numpy(),
+            "load_name": (loads["name"].astype(str).to_numpy() if "name" in loads
+                          else loads.index.astype(str).to_numpy()),
         }
     )
     return homes.set_index("home_id")
-
-
-def _scan_modules(obj: object, path: Path) -> None:
-    """Refuse a JSON grid file that names a module outside the allow-list."""
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            module = item.get("_module")
-            if isinstance(module, str) and not module.startswith(ALLOWED_MODULE_PREFIXES):
-                raise GridError(f"{path}: _module: refusing to import {module!r} from a grid file")
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and item.lstrip().startswith(("{", "[")):
-            # pandapower nests tables as JSON strings inside the JSON.
-            try:
-                stack.append(json.loads(item))
-            except ValueError:
-                pass
 
 
 def load_json_feeder(path: str | Path) -> Feeder:
@@ -89,11 +76,12 @@ def load_json_feeder(path: str | Path) -> Feeder:
     """
     path = Path(path)
     net = read_network_json(path)
+    check_tables(net, path.name)
     return check_feeder(Feeder(net=net, homes=_homes_from_loads(net), name=path.name))
 
 
 def read_network_json(path: str | Path) -> pp.pandapowerNet:
-    """Read a pandapower JSON network file safely (modules checked before pandapower reads it).
+    """Read a pandapower JSON network file safely (decoded by our own allow-list hook).
 
     Parameters
     ----------
@@ -104,21 +92,26 @@ def read_network_json(path: str | Path) -> pp.pandapowerNet:
     Raises
     ------
     GridError
-        If the file is missing, is not JSON, names a module outside the allow-list or is not a
+        If the file is missing, is not JSON, names an object outside the allow-list or is not a
         pandapower network. The network itself is not checked (see :func:`load_json_feeder`).
     """
     path = Path(path)
     if not path.is_file():
         raise GridError(f"{path}: grid file not found")
-    text = path.read_text()
     try:
-        _scan_modules(json.loads(text), path)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GridError(f"{path}: cannot read the grid file ({_one_line(exc)})") from None
+    try:
+        net = decode_network(text)
     except json.JSONDecodeError as exc:
         raise GridError(f"{path}: not a JSON file ({exc.msg} at line {exc.lineno})") from None
-    try:
-        return pp.from_json_string(text)
-    except Exception as exc:  # pandapower raises many types for a malformed network
-        raise GridError(f"{path}: not a pandapower network ({exc})") from None
+    except GridError as exc:  # a foreign object (UnsafeGridFile) or not a network
+        raise GridError(f"{path}: {exc}") from None
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+        # pandas' reader of a malformed table, a table of the wrong shape
+        raise GridError(f"{path}: not a pandapower network ({_one_line(exc)})") from None
+    return net
 
 
 def load_simbench_feeder(code: str) -> Feeder:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+CONNECTION_LIMIT_KW = 23.0
+"""Default connection limit of a home [kW]: UK 100 A single-phase service cut-out x 230 V."""
+
 
 @dataclass(frozen=True)
 class Battery:
@@ -121,7 +124,8 @@ class HomeSpec:
     power_factor
         Power factor of the base load (lagging) [-].
     max_import_kw, max_export_kw
-        Connection limits [kW] (UK 100 A single-phase cut-out: 23 kW).
+        Connection limits [kW]; the scenario's ``homes.connection_limit_kw`` (default
+        :data:`CONNECTION_LIMIT_KW`, a UK 100 A single-phase cut-out at 230 V).
     """
 
     home_id: str
@@ -136,6 +140,6 @@ class HomeSpec:
     category: str = "moderate"
     smart_appliances: bool = False
     power_factor: float = 0.95
-    max_import_kw: float = 23.0
-    max_export_kw: float = 23.0
+    max_import_kw: float = CONNECTION_LIMIT_KW
+    max_export_kw: float = CONNECTION_LIMIT_KW
     extra: dict = field(default_factory=dict, compare=False)

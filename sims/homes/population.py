@@ -117,6 +117,8 @@ def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> lis
             category=category,
             smart_appliances=i in has_smart,
             power_factor=scenario.power_factor,
+            max_import_kw=scenario.connection_limit_kw,
+            max_export_kw=scenario.connection_limit_kw,
             extra={"pv_factor": pv_factor, "base_day_offset": base_day_offset,
                    "base_step_offset": base_step_offset, "ev_day_offset": ev_day_offset,
                    "ev_step_offset": ev_step_offset, "hp_step_offset": hp_step_offset},
