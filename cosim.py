@@ -42,12 +42,24 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", type=Path, help="folder holding one run folder per level "
                      "(default: runs/<name>-compare-<timestamp>)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+    from testbed.campaign_cli import add_commands
+
+    add_commands(sub)  # days, sweep
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cosim`` script; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command in ("days", "sweep"):
+        from testbed import campaign_cli
+
+        try:
+            return (campaign_cli.days_main if args.command == "days"
+                    else campaign_cli.sweep_main)(args)
+        except USER_ERRORS as exc:
+            print(f"cosim: error: {exc}", file=sys.stderr)
+            return 2
     try:
         scenario = load_scenario(args.scenario)
         overrides = {}
