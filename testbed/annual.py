@@ -53,12 +53,25 @@ import numpy as np
 
 from sims.dso.deferral import assess_deferral
 
+DEFERRAL_KEYS = frozenset({
+    "flex.annual_flex_cost_eur", "flex.deferral_value_eur", "flex.flex_cost_pv_eur",
+    "flex.deferral_net_benefit_eur", "flex.breakeven_annual_flex_cost_eur",
+    "flex.deferral_credible",
+})
 SUM_KEYS = frozenset({
     "grid.overload_minutes", "grid.trafo_overload_minutes",
     "grid.trafo_energy_above_rating_kvah", "grid.voltage_violation_minutes",
     "grid.voltage_violations", "grid.losses_kwh", "grid.nonconverged_steps",
     "homes.total_bill_eur", "homes.import_kwh", "homes.export_kwh", "homes.pv_kwh",
     "homes.demand_kwh", "homes.cems_fallback_home_days", "flex.emergency_actions",
+    "flex.requested_kwh", "flex.offered_kwh", "flex.ordered_kwh", "flex.delivered_kwh",
+    "flex.requested_eur_at_cap", "flex.offered_eur", "flex.ordered_eur", "flex.delivered_eur",
+    "flex.market_settlement_eur", "flex.payments_to_homes_eur", "flex.net_bill_eur",
+    "flex.limited_kwh", "flex.congested_intervals_dayahead", "flex.orange_intervals",
+    "flex.new_congestion_intervals", "flex.operation_violation_intervals",
+    "flex.operation_violation_intervals_after_green",
+    "flex.operation_violation_intervals_after_orange",
+    "flex.operation_trafo_overload_intervals", "flex.operation_voltage_violation_intervals",
 })
 MAX_KEYS = frozenset({
     "grid.max_trafo_loading_percent", "grid.max_line_loading_percent", "grid.vm_max_pu",
@@ -68,11 +81,7 @@ MAX_KEYS = frozenset({
 MIN_KEYS = frozenset({"grid.vm_min_pu"})
 RATIO_KEYS = frozenset({"homes.self_consumption", "homes.self_sufficiency",
                         "homes.peak_to_average", "flex.share_resolved"})
-DEFERRAL_KEYS = frozenset({
-    "flex.annual_flex_cost_eur", "flex.deferral_value_eur", "flex.flex_cost_pv_eur",
-    "flex.deferral_net_benefit_eur", "flex.breakeven_annual_flex_cost_eur",
-    "flex.deferral_credible",
-})
+KNOWN_KEYS = SUM_KEYS | MAX_KEYS | MIN_KEYS | RATIO_KEYS | DEFERRAL_KEYS
 _SUM_SUFFIXES = ("_kwh", "_kvah", "_eur", "_minutes", "_intervals", "_steps", "_days",
                  "violations")
 

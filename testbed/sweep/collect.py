@@ -103,3 +103,20 @@ def district_table(annual: pd.DataFrame) -> pd.DataFrame:
             row.update(status="incomplete", feeders=len(g))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def read_sweep(folder: str | Path) -> dict[str, pd.DataFrame | dict]:
+    """Read a sweep folder: ``sweep``, ``annual``, ``days`` (and ``district``) as DataFrames,
+    ``manifest`` as a dict (layout in :mod:`testbed.sweep`)."""
+    from testbed.sweep.days import DAYS_FILE
+    from testbed.sweep.manifest import read_manifest
+    from testbed.typical_days import read_days
+
+    folder = Path(folder)
+    out: dict[str, pd.DataFrame | dict] = {"manifest": read_manifest(folder),
+                                           "days": read_days(folder / DAYS_FILE)}
+    for name in ("sweep", "annual", "district"):
+        path = folder / f"{name}.parquet"
+        if path.exists():
+            out[name] = pd.read_parquet(path)
+    return out
