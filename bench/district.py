@@ -7,9 +7,10 @@ Each feeder (the reference feeder with ``grid.layout_seed`` 1..K) runs ``n`` typ
 separate sweep tasks (``cosim sweep --feeders K``) on a local cluster started once and warmed
 up (each worker runs one task before the timing), so the figures are the warm cost of the
 tasks: the time from the first task submitted to the last result, divided by the home-days
-(K x days x homes), the median of ``--repeat`` sweeps (each into its own folder). Then the same K = 4 district on a warm cluster of 1 worker, for the
-speed-up of 2 workers over 1. Targets: the cost per home-day constant within 20 % over K, and
-2 workers at least 1.6 x faster than 1.
+(K x days x homes), the median of ``--repeat`` sweeps (each into its own folder). Then
+the same K = 4 district on a warm cluster of 1 worker, for the speed-up of 2 workers over 1.
+Targets: the cost per home-day constant within 20 % over K, and 2 workers at least 1.6 x
+faster than 1.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from testbed.sweep.worker import THREAD_ENV, one_line, run_task
 
 @dataclass
 class SweepSummary:
-    """What a sweep did: tasks in all, complete (now), failed, run now, found complete."""
+    """What a sweep did: tasks in all, complete (now), failed, run now, found complete; its
+    wall time and the part of it from the first task submitted to the last result."""
 
     out_dir: Path
     total: int
@@ -36,6 +37,7 @@ class SweepSummary:
     ran: int
     skipped: int
     wall_s: float
+    tasks_s: float = 0.0
 
 
 @contextmanager
@@ -146,12 +148,14 @@ def run_sweep(scenarios: list[Scenario], levels: list[str], out_dir: str | Path,
           f"{'' if not feeders else f'{feeders} feeders x '}days x {len(levels)} levels), "
           f"{skipped} complete already, {len(pending)} to run -> {out_dir}", file=sys.stderr)
     done = failed = 0
+    t_tasks = t_last = time.perf_counter()
     try:
         if pending:
             with dask_client(workers, scheduler, security) as client:
                 from distributed import as_completed
 
                 by_key = {f"cosim-{t.key}": t for t in pending}
+                t_tasks = time.perf_counter()
                 futures = [client.submit(task_fn, t, key=k, pure=False)
                            for k, t in by_key.items()]
                 bar = tqdm(total=len(pending), unit="task", desc="sweep", file=sys.stderr,
@@ -163,6 +167,7 @@ def run_sweep(scenarios: list[Scenario], levels: list[str], out_dir: str | Path,
                     except Exception as exc:  # noqa: BLE001 - a worker died, a task raised
                         res = {"status": "failed", "error": one_line(exc), "wall_s": None}
                     fut.release()
+                    t_last = time.perf_counter()
                     status = "complete" if res["status"] in ("complete", "skipped") \
                         else "failed"
                     state[task.key] = {"status": status, "error": res.get("error", ""),
@@ -181,7 +186,8 @@ def run_sweep(scenarios: list[Scenario], levels: list[str], out_dir: str | Path,
     complete = sum(s["status"] == "complete" for s in state.values())
     return SweepSummary(out_dir=out_dir, total=len(tasks), complete=complete,
                         failed=sum(s["status"] == "failed" for s in state.values()),
-                        ran=done + failed, skipped=skipped, wall_s=time.perf_counter() - t0)
+                        ran=done + failed, skipped=skipped, wall_s=time.perf_counter() - t0,
+                        tasks_s=t_last - t_tasks)
 
 
 def _write_tables(out_dir: Path, tasks: list[Task], state: dict[str, dict],
