@@ -30,14 +30,11 @@ from testbed.sweep.worker import THREAD_ENV
 
 def cluster(workers: int):
     """A warm-able LocalCluster like the sweep's own (loopback, one thread per worker)."""
-    import dask
     from distributed import LocalCluster
 
-    env = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **THREAD_ENV}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                            host="127.0.0.1", dashboard_address=None,
-                            silence_logs=logging.ERROR, env=THREAD_ENV)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                        env=THREAD_ENV)
 
 
 def timed(sc, k: int, args, out: Path, address: str) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,8 +48,13 @@ def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     scen = _write_scenarios(root / "scenarios")
     scenarios = [load_scenario(p) for p in sorted(scen.glob("*.toml"))]
-    summary = run_sweep(scenarios, LEVELS, root / "out", n_days=2, workers=2, progress=False)
-    return summary, scen
+    numba_env = os.environ.get("NUMBA_NUM_THREADS")
+    results = []
+    summary = run_sweep(scenarios, LEVELS, root / "out", n_days=2, workers=2, progress=False,
+                        on_result=lambda t, r: results.append(r))
+    # numba's setting stays in the workers (changing it here would break this process's numba)
+    assert os.environ.get("NUMBA_NUM_THREADS") == numba_env
+    return summary, scen, results
 
 
 def _kpis(folder) -> dict:
@@ -56,7 +62,9 @@ def _kpis(folder) -> dict:
 
 
 def test_sweep_folder_holds_every_table(sweep):
-    summary, _ = sweep
+    summary, _, results = sweep
+    assert len({r["pid"] for r in results}) == 2  # both workers ran tasks
+    assert {r["numba_threads"][0] for r in results} == {1}  # one numba thread per task
     assert (summary.total, summary.complete, summary.failed, summary.ran) == (8, 8, 0, 8)
     out = summary.out_dir
     table = pd.read_parquet(out / "sweep.parquet")
@@ -94,7 +102,7 @@ def test_annual_kpis_are_the_weighted_days(sweep):
 
 
 def test_sweep_gives_the_kpis_of_cosim_run_bit_for_bit(sweep, tmp_path):
-    summary, scen = sweep
+    summary, scen, _ = sweep
     table = pd.read_parquet(summary.out_dir / "sweep.parquet")
     for r in table.itertuples():
         out = tmp_path / f"{r.scenario}-{r.date}-{r.level}"
@@ -105,21 +113,25 @@ def test_sweep_gives_the_kpis_of_cosim_run_bit_for_bit(sweep, tmp_path):
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A LocalCluster on loopback started by the test: sweeps reach it by its address."""
+    """A LocalCluster on loopback started by the test (its workers with numba's pool of two
+    threads, like workers someone else started): sweeps reach it by its address."""
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as c:
+                      dashboard_address=None, env={"NUMBA_NUM_THREADS": "2"}) as c:
         yield c
 
 
 def test_sweep_through_a_scheduler_address_gives_the_same_kpis(sweep, cluster, tmp_path):
-    summary, scen = sweep
+    summary, scen, _ = sweep
     scenarios = [load_scenario(p) for p in sorted(scen.glob("*.toml"))]
     assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+    results = []
     other = run_sweep(scenarios, LEVELS, tmp_path / "remote", n_days=2,
-                      scheduler=cluster.scheduler_address, progress=False)
+                      scheduler=cluster.scheduler_address, progress=False,
+                      on_result=lambda t, r: results.append(r))
     assert (other.complete, other.failed) == (8, 0)
+    assert {r["numba_threads"] for r in results} == {(1, 2)}  # capped at run time
     a = pd.read_parquet(summary.out_dir / "sweep.parquet")
     b = pd.read_parquet(other.out_dir / "sweep.parquet")
     assert a.key.tolist() == b.key.tolist()
@@ -227,3 +239,27 @@ def test_campaign_notebook_executes_on_the_sweep(sweep, monkeypatch):
     assert len(images) == 3  # heat maps, calendar, effect of each level
     text = "".join(o.get("text", "") for o in outputs)
     assert str(out) in text and "alpha" in text and "beta" in text
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
+def test_sweep_through_a_tls_scheduler(tmp_path):
+    from distributed import LocalCluster, Security
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=dask-internal"],
+                   check=True, capture_output=True)
+    c, k = str(cert), str(key)
+    sec = Security(tls_ca_file=c, tls_scheduler_cert=c, tls_scheduler_key=k, tls_worker_cert=c,
+                   tls_worker_key=k, tls_client_cert=c, tls_client_key=k,
+                   require_encryption=True)
+    scen = _write_scenarios(tmp_path / "scenarios")
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", protocol="tls",
+                      security=sec, dashboard_address=None) as cl:
+        assert cl.scheduler_address.startswith("tls://127.0.0.1:")
+        code = cosim.main(["sweep", "--scenarios", str(scen / "alpha.toml"), "--n-days", "2",
+                           "--levels", "none", "--out", str(tmp_path / "out"), "--quiet",
+                           "--scheduler", cl.scheduler_address, "--tls-ca-file", c,
+                           "--tls-cert", c, "--tls-key", k])
+    assert code == 0
+    assert (pd.read_parquet(tmp_path / "out" / "sweep.parquet").status == "complete").all()

@@ -46,8 +46,9 @@ def dask_client(workers: int = 2, scheduler: str | None = None, security=None
     """A Dask client: on ``scheduler`` if given, else on a new LocalCluster.
 
     The LocalCluster has ``workers`` worker processes of one thread each, listens on
-    127.0.0.1 only, has no dashboard, and starts its workers with one numba/BLAS thread
-    (:data:`testbed.sweep.worker.THREAD_ENV`).
+    127.0.0.1 only (the dashboard is off; the scheduler's HTTP endpoints for health and
+    metrics listen on 127.0.0.1), and starts its workers with one BLAS/OpenMP thread
+    (:data:`testbed.sweep.worker.THREAD_ENV`; numba is capped per task).
 
     Parameters
     ----------
@@ -58,7 +59,6 @@ def dask_client(workers: int = 2, scheduler: str | None = None, security=None
     security
         ``distributed.Security`` for a ``tls://`` scheduler.
     """
-    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -68,11 +68,11 @@ def dask_client(workers: int = 2, scheduler: str | None = None, security=None
         finally:
             client.close()
         return
-    env = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **THREAD_ENV}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None,
-                               silence_logs=logging.ERROR, env=THREAD_ENV)
+    # ``env`` is set in each worker process (dask's pre-spawn-environ would also change this
+    # process's environment)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None,
+                           silence_logs=logging.ERROR, env=THREAD_ENV)
     try:
         with Client(cluster) as client:
             yield client

@@ -6,12 +6,15 @@ so no run can change another's), the simbench profiles (memoised by
 :mod:`sims.homes.profile_data`), and the compiled numba kernels. Results are never cached:
 every task writes its own run folder.
 
-Threads: a worker runs one task at a time on one core. Local clusters start their workers
-with ``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and
-``MKL_NUM_THREADS`` set to 1 (:data:`THREAD_ENV`); :func:`run_task` also caps numba and BLAS
-at run time, for workers someone else started. HiGHS runs single-threaded (the CEMS sets
-``threads = 1``) and the CEMS's own process pool is off in a sweep (``cems.workers = 1``,
-:func:`testbed.sweep.tasks.sweep_scenario`).
+Threads: a worker runs one task at a time on one core. Each task caps numba at one thread
+(``numba.set_num_threads(1)`` in the task's thread, so the load flow's batches run on it alone)
+and BLAS/OpenMP at one thread (threadpoolctl); local clusters also start their workers with
+``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` set to 1
+(:data:`THREAD_ENV`). ``NUMBA_NUM_THREADS`` is deliberately left alone: a spawned worker
+imports the sweep's main module (and numba with it) before the Nanny applies its environment,
+and numba fails at its next compilation if that variable changes once its threads run. HiGHS
+runs single-threaded (the CEMS sets ``threads = 1``) and the CEMS's own process pool is off in a
+sweep (``cems.workers = 1``, :func:`testbed.sweep.tasks.sweep_scenario`).
 """
 
 from __future__ import annotations
@@ -26,23 +29,21 @@ from grids.networks.feeder import Feeder
 from testbed.scenario import Scenario, parse_scenario
 from testbed.sweep.tasks import Task, folder_complete
 
-THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "MKL_NUM_THREADS": "1"}
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _FEEDERS: dict[tuple, Feeder] = {}
 _CAPPED = False
 
 
 def _cap_threads() -> None:
-    """Cap numba's and BLAS's threads to one in this process (once)."""
+    """One numba thread for the task in this thread, one BLAS thread in this process (run-time
+    calls only; see the module docstring)."""
     global _CAPPED
-    if _CAPPED:
-        return
-    for k, v in THREAD_ENV.items():
-        os.environ.setdefault(k, v)
     import numba
 
     if numba.config.NUMBA_NUM_THREADS > 1:
-        numba.set_num_threads(1)
+        numba.set_num_threads(1)  # thread-local: the task's thread
+    if _CAPPED:
+        return
     try:
         from threadpoolctl import threadpool_limits
 
@@ -89,8 +90,9 @@ def run_task(task: Task) -> dict:
         ``key``, ``status`` (``complete``, ``skipped`` when the folder was complete, or
         ``failed``), ``error`` (one line, failures only), ``wall_s`` (the run's),
         ``setup_s`` (time before the world runs: scenario, feeder, world start; from the
-        run's timings), ``timings`` and ``kpis``. Failures are returned, not raised, so that
-        the sweep goes on.
+        run's timings), ``timings``, ``kpis``, ``pid`` (the worker process) and
+        ``numba_threads`` (numba's threads for the task, and the process's pool). Failures
+        are returned, not raised, so that the sweep goes on.
     """
     t0 = time.perf_counter()
     out = {"key": task.key, "status": "failed", "error": "", "wall_s": 0.0, "setup_s": 0.0,
@@ -101,6 +103,9 @@ def run_task(task: Task) -> dict:
         return out
     try:
         _cap_threads()
+        import numba
+
+        out["numba_threads"] = (numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
         from testbed.run import run_scenario
 
         if folder.exists():  # a run cut short under this key: start it again
