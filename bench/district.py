@@ -7,7 +7,8 @@ Each feeder (the reference feeder with ``grid.layout_seed`` 1..K) runs ``n`` typ
 separate sweep tasks (``cosim sweep --feeders K``) on a local cluster started once and warmed
 up (each worker runs one task before the timing), so the figures are the warm cost of the
 tasks: the time from the first task submitted to the last result, divided by the home-days
-(K x days x homes), the median of ``--repeat`` sweeps (each into its own folder). Then
+(K x days x homes), for the best and the median of ``--repeat`` sweeps (each into its own
+folder; on a shared machine the best repeat is the closest to the machine's capacity). Then
 the same K = 4 district on a warm cluster of 1 worker, for the speed-up of 2 workers over 1.
 Targets: the cost per home-day constant within 20 % over K, and 2 workers at least 1.6 x
 faster than 1.
@@ -45,12 +46,13 @@ def timed(sc, k: int, args, out: Path, address: str) -> dict:
         if s.failed:
             raise SystemExit(f"{out}: {s.failed} task(s) failed")
         times.append(s.tasks_s)
-    tasks_s = statistics.median(times)
+    tasks_s, best = statistics.median(times), min(times)
     home_days = k * args.n_days * sc.n_homes
     d = pd.read_parquet(out / "r0" / "district.parquet").iloc[0]
-    return {"K": k, "tasks": s.ran, "tasks_s": tasks_s,
+    return {"K": k, "tasks": s.ran, "tasks_s": tasks_s, "best_s": best,
             "repeats_s": " ".join(f"{t:.1f}" for t in times), "home_days": home_days,
             "ms_per_home_day": 1000 * tasks_s / home_days,
+            "best_ms_per_home_day": 1000 * best / home_days,
             "s_per_feeder_day": tasks_s / (k * args.n_days),
             "district peak trafo [%]": d["grid.max_trafo_loading_percent"],
             "district losses [kWh/yr]": d["grid.losses_kwh"]}
@@ -83,17 +85,20 @@ def main() -> None:
         run_sweep([sc], [args.level], out / "warm-up-1", n_days=2, progress=False,
                   scheduler=c.scheduler_address)
         one = timed(sc, k_ref, args, out / f"k{k_ref}-1worker", c.scheduler_address)
-    ref = table.set_index("K").loc[k_ref, "tasks_s"]
-    spread = table.ms_per_home_day.max() / table.ms_per_home_day.min() - 1
-    with pd.option_context("display.float_format", "{:,.2f}".format, "display.width", 160):
+    ref = table.set_index("K").loc[k_ref]
+    with pd.option_context("display.float_format", "{:,.2f}".format, "display.width", 180):
         print(table.to_string(index=False))
-    print(f"\ncost per home-day: {table.ms_per_home_day.min():.2f}-"
-          f"{table.ms_per_home_day.max():.2f} ms on {args.workers} workers (spread "
-          f"{100 * spread:.0f} %, target <= 20 %); one feeder-day "
-          f"{table.s_per_feeder_day.mean():.2f} s of wall time on {args.workers} workers "
-          f"({table.s_per_feeder_day.mean() * args.workers:.2f} s of one worker)")
-    print(f"K = {k_ref} on 1 worker: {one['tasks_s']:.1f} s; on {args.workers}: {ref:.1f} s; "
-          f"speed-up {one['tasks_s'] / ref:.2f} x (target >= 1.6 x)")
+    for col, what in (("ms_per_home_day", "median"), ("best_ms_per_home_day", "best")):
+        spread = table[col].max() / table[col].min() - 1
+        print(f"cost per home-day ({what} of {args.repeat}): {table[col].min():.2f}-"
+              f"{table[col].max():.2f} ms on {args.workers} workers (spread "
+              f"{100 * spread:.0f} %, target <= 20 %)")
+    print(f"one feeder-day: {table.s_per_feeder_day.mean():.2f} s of wall time on "
+          f"{args.workers} workers ({table.s_per_feeder_day.mean() * args.workers:.2f} s of "
+          f"one worker), control {args.level}")
+    for col, what in (("tasks_s", "median"), ("best_s", "best")):
+        print(f"K = {k_ref} ({what}) on 1 worker: {one[col]:.1f} s; on {args.workers}: "
+              f"{ref[col]:.1f} s; speed-up {one[col] / ref[col]:.2f} x (target >= 1.6 x)")
 
 
 if __name__ == "__main__":

@@ -263,3 +263,28 @@ def test_sweep_through_a_tls_scheduler(tmp_path):
                            "--tls-cert", c, "--tls-key", k])
     assert code == 0
     assert (pd.read_parquet(tmp_path / "out" / "sweep.parquet").status == "complete").all()
+
+
+def test_a_district_runs_each_feeder_as_tasks_and_adds_them_up(cluster, tmp_path):
+    scen = _write_scenarios(tmp_path / "scenarios")
+    out = tmp_path / "out"
+    s = run_sweep([load_scenario(scen / "alpha.toml")], ["none"], out, n_days=2, feeders=2,
+                  scheduler=cluster.scheduler_address, progress=False)
+    assert (s.total, s.complete) == (4, 4)
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert sorted(table.feeder.unique()) == [1, 2]
+    for t in read_manifest(out)["tasks"]:
+        text = (out / t["folder"] / "scenario.toml").read_text()
+        assert f"layout_seed = {t['feeder']}  # set by the sweep" in text
+        assert f"/feeder-{t['feeder']}/" in t["folder"]
+    annual = pd.read_parquet(out / "annual.parquet").set_index("feeder")
+    district = pd.read_parquet(out / "district.parquet").iloc[0]
+    assert district.feeders == 2 and district.status == "complete"
+    for key in ("grid.losses_kwh", "homes.import_kwh", "homes.total_bill_eur"):
+        assert district[key] == pytest.approx(annual.loc[1, key] + annual.loc[2, key],
+                                              rel=1e-12)
+    assert district["grid.max_trafo_loading_percent"] == max(
+        annual["grid.max_trafo_loading_percent"])
+    # other layouts, other losses; the same homes
+    assert annual.loc[1, "grid.losses_kwh"] != annual.loc[2, "grid.losses_kwh"]
+    assert annual.loc[1, "homes.pv_kwh"] == annual.loc[2, "homes.pv_kwh"]
