@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write the HTML report of a run or comparison folder")
     rep.add_argument("folder", type=Path, help="a folder written by cosim run or cosim compare")
     rep.add_argument("--out", type=Path, help="HTML file (default: FOLDER/report.html)")
+    from testbed.campaign_cli import add_commands
+
+    add_commands(sub)  # days, sweep
     return p
 
 
@@ -74,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "report":
         return _report(args.folder, args.out)
+    if args.command in ("days", "sweep"):
+        from testbed import campaign_cli
+
+        try:
+            return (campaign_cli.days_main if args.command == "days"
+                    else campaign_cli.sweep_main)(args)
+        except USER_ERRORS as exc:
+            print(f"cosim: error: {exc}", file=sys.stderr)
+            return 2
     try:
         scenario = load_scenario(args.scenario)
         overrides = {}

@@ -103,24 +103,38 @@ def profile_rows(timestamps: pd.DatetimeIndex, day_offset: int = 0, step_offset:
                  ) -> np.ndarray:
     """Row indices into the 2016 profiles for tz-aware run timestamps.
 
+    Each timestamp is matched to its profile day (:func:`profile_day`) and wall-clock time,
+    then moved by ``day_offset`` days and ``step_offset`` profile steps. A row that falls
+    before the first or after the last day of 2016 is moved by 52 weeks (364 days) into the
+    year, so it keeps its weekday and its time of day (366 days, the length of 2016, is not a
+    whole number of weeks: wrapping by it would land on another weekday).
+
     Parameters
     ----------
     timestamps
         Run timestamps (tz-aware, local time zone of the scenario).
     day_offset
-        Days added to the matched profile day (a multiple of 7 keeps the weekday), wrapping
-        within the year.
+        Days added to the matched profile day (a multiple of 7 keeps the weekday).
     step_offset
-        Profile steps (15 min) added, wrapping around the year.
+        Profile steps (15 min) added; crossing midnight moves to the neighbouring day.
 
     Returns
     -------
     ndarray of int
-        One row per timestamp.
+        One row per timestamp, in ``0 .. 366 * 96 - 1``.
     """
-    rows = np.empty(len(timestamps), dtype=np.int64)
-    for i, ts in enumerate(timestamps):
-        day = profile_day(ts.date())
-        minute = ts.hour * 60 + ts.minute
-        rows[i] = (day + day_offset) * ROWS_PER_DAY + minute * 60 // PROFILE_STEP_S
-    return (rows + step_offset) % (366 * ROWS_PER_DAY)
+    local = pd.DatetimeIndex(timestamps).tz_localize(None)
+    dates = local.normalize()
+    unique, inverse = np.unique(dates.to_numpy(), return_inverse=True)
+    days = np.array([profile_day(pd.Timestamp(d).date()) for d in unique],
+                    dtype=np.int64)[inverse.ravel()]
+    minute = np.asarray(local.hour * 60 + local.minute, dtype=np.int64)
+    rows = ((days + day_offset) * ROWS_PER_DAY + minute * 60 // PROFILE_STEP_S
+            + step_offset)
+    n_rows, weeks_52 = 366 * ROWS_PER_DAY, 364 * ROWS_PER_DAY
+    rows = np.where(rows < 0, rows + weeks_52, rows)
+    rows = np.where(rows >= n_rows, rows - weeks_52, rows)
+    if len(rows) and (rows.min() < 0 or rows.max() >= n_rows):
+        raise ValueError(f"profile_rows: offsets too large (day_offset={day_offset}, "
+                         f"step_offset={step_offset}): more than 52 weeks out of the year")
+    return rows
