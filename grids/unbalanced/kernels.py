@@ -56,9 +56,14 @@ from numba import njit
 
 from grids.balanced.kernels import _TAN_FAST, DIVERGED_PU, _atan_small
 
-#: Steps per chunk of a batch (the inner loops run over the lanes of a chunk; see the work
-#: array below for the choice).
-LANES = 16
+#: Steps per chunk of a batch (the inner loops run over the lanes of a chunk). Measured on
+#: the reference feeder (8,192 steps, one thread, CPU time): 16/32/64/128 lanes took
+#: 23.6/21.3/17.3/18.8 us per step: a chunk's state (21 rows per position, 3.3 MB at 64
+#: lanes) outgrows the L2 cache, but the loop overhead of the ~2,000 lane loops of an
+#: iteration is spread over more steps. (Four float32 iterations before the float64 ones, as
+#: the balanced engine does, saved nothing here at any lane count: an iteration is bound by
+#: its loop overhead, not by its arithmetic. Not kept.)
+LANES = 64
 
 _FAST = {"reassoc", "contract", "arcp", "nsz"}
 
@@ -177,10 +182,8 @@ def _to_012_times3(ar, ai, br, bi, cr, ci):  # pragma: no cover - numba
 # count: every offset between two rows of a position is a constant, so LLVM proves that the
 # lane loops of a position do not overlap and vectorises them without run-time checks. (With
 # one array per quantity, 15 arrays, it gave up and ran the fused loop scalar: a batch on
-# the reference feeder took 290 us per step on one thread; 36 us with this layout, the
-# lane loops split per sequence and the branch-free bus update, measured on a busy machine.)
-# 16 lanes: the state of a chunk (21 rows per position, 0.8 MB on the reference feeder)
-# stays in a core's L2 cache; with 64 lanes it did not and an iteration cost 3x more.
+# the reference feeder took 290 us per step on one thread; 17 us with this layout, the lane
+# loops split per sequence and the branch-free bus update.)
 R_V = 0            # V_012 of the iterate: v0 re, v0 im, v1 re, v1 im, v2 re, v2 im
 R_Y = 6            # right-hand sides, then forward-substituted vectors (same layout)
 R_INV = 12         # 1 / |V_p|^2 of the iterate's phase voltages, p = a, b, c
@@ -607,10 +610,18 @@ def _extract(step_ids, F, net, outs):  # pragma: no cover - numba
             n_big += ((1 if abs(wai) > _TAN_FAST * war else 0)
                       + (1 if abs(wbi) > _TAN_FAST * wbr else 0)
                       + (1 if abs(wci) > _TAN_FAST * wcr else 0))
+        # explicit copy loops: a numba slice assignment (generic, with broadcasting
+        # checks) cost more than the computation above
         for p in range(3):
-            o_vm[3 * j + p, s0:s1] = tmp[p * L:p * L + K]
-            o_va[3 * j + p, s0:s1] = tmp[(3 + p) * L:(3 + p) * L + K]
-        o_vuf[j, s0:s1] = tmp[6 * L:6 * L + K]
+            row = o_vm[3 * j + p, s0:s1]
+            for k in range(K):
+                row[k] = tmp[p * L + k]
+            row = o_va[3 * j + p, s0:s1]
+            for k in range(K):
+                row[k] = tmp[(3 + p) * L + k]
+        row = o_vuf[j, s0:s1]
+        for k in range(K):
+            row[k] = tmp[6 * L + k]
     if n_big > 0:  # a large angle: the library function for those
         for j in range(bus_pos.shape[0]):
             b = bus_pos[j]
@@ -637,16 +648,11 @@ def _extract(step_ids, F, net, outs):  # pragma: no cover - numba
             for p in range(3):
                 o_li[3 * j + p, s0:s1] = fill
             continue
-        _branch_lanes(r, F, br_f, br_t, cplx, oc, cur, loss)
-        ib = line_ibase[j]
+        _line_lanes(r, F, br_f, br_t, cplx, oc, line_ibase[j], cur, loss)
         for p in range(3):
-            li = o_li[3 * j + p, s0:s1]
+            row = o_li[3 * j + p, s0:s1]
             for k in range(K):
-                a2 = cur[(2 * p) * L + k] * cur[(2 * p) * L + k] + cur[(2 * p + 1) * L + k] * cur[
-                    (2 * p + 1) * L + k]
-                c2 = (cur[(6 + 2 * p) * L + k] * cur[(6 + 2 * p) * L + k]
-                      + cur[(7 + 2 * p) * L + k] * cur[(7 + 2 * p) * L + k])
-                li[k] = np.sqrt(a2 if a2 > c2 else c2) * ib
+                row[k] = cur[p * L + k]
     for j in range(trafo_br.shape[0]):
         r = trafo_br[j]
         if r < 0:
@@ -718,6 +724,65 @@ def _extract(step_ids, F, net, outs):  # pragma: no cover - numba
             o_egq[3 * j + 1, s0 + k] = (pb_i * ib_r - pb_r * ib_i) * base_mva
             o_egp[3 * j + 2, s0 + k] = (pc_r * ic_r + pc_i * ic_i) * base_mva
             o_egq[3 * j + 2, s0 + k] = (pc_i * ic_r - pc_r * ic_i) * base_mva
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _line_lanes(r, F, br_f, br_t, cplx, oc, i_base, cur, loss):  # pragma: no cover - numba
+    """Phase current magnitude of line branch ``r`` per lane, the larger of its two ends
+    [kA] (``i_base``: kA per p.u.), into ``cur`` rows 0-2; its losses added to ``loss``."""
+    f = br_f[r]
+    t = br_t[r]
+    a0 = _seg(cplx, oc, C_YFF0)[r]
+    a1 = _seg(cplx, oc, C_YFF1)[r]
+    a2 = _seg(cplx, oc, C_YFF2)[r]
+    b0 = _seg(cplx, oc, C_YFT0)[r]
+    b1 = _seg(cplx, oc, C_YFT1)[r]
+    b2 = _seg(cplx, oc, C_YFT2)[r]
+    c0 = _seg(cplx, oc, C_YTF0)[r]
+    c1 = _seg(cplx, oc, C_YTF1)[r]
+    c2 = _seg(cplx, oc, C_YTF2)[r]
+    d0 = _seg(cplx, oc, C_YTT0)[r]
+    d1 = _seg(cplx, oc, C_YTT1)[r]
+    d2 = _seg(cplx, oc, C_YTT2)[r]
+    for k in range(loss.shape[0]):
+        f0r = F[f, k]
+        f0i = F[f, L + k]
+        f1r = F[f, 2 * L + k]
+        f1i = F[f, 3 * L + k]
+        f2r = F[f, 4 * L + k]
+        f2i = F[f, 5 * L + k]
+        t0r = F[t, k]
+        t0i = F[t, L + k]
+        t1r = F[t, 2 * L + k]
+        t1i = F[t, 3 * L + k]
+        t2r = F[t, 4 * L + k]
+        t2i = F[t, 5 * L + k]
+        i0r = a0.real * f0r - a0.imag * f0i + b0.real * t0r - b0.imag * t0i
+        i0i = a0.real * f0i + a0.imag * f0r + b0.real * t0i + b0.imag * t0r
+        i1r = a1.real * f1r - a1.imag * f1i + b1.real * t1r - b1.imag * t1i
+        i1i = a1.real * f1i + a1.imag * f1r + b1.real * t1i + b1.imag * t1r
+        i2r = a2.real * f2r - a2.imag * f2i + b2.real * t2r - b2.imag * t2i
+        i2i = a2.real * f2i + a2.imag * f2r + b2.real * t2i + b2.imag * t2r
+        j0r = c0.real * f0r - c0.imag * f0i + d0.real * t0r - d0.imag * t0i
+        j0i = c0.real * f0i + c0.imag * f0r + d0.real * t0i + d0.imag * t0r
+        j1r = c1.real * f1r - c1.imag * f1i + d1.real * t1r - d1.imag * t1i
+        j1i = c1.real * f1i + c1.imag * f1r + d1.real * t1i + d1.imag * t1r
+        j2r = c2.real * f2r - c2.imag * f2i + d2.real * t2r - d2.imag * t2i
+        j2i = c2.real * f2i + c2.imag * f2r + d2.real * t2i + d2.imag * t2r
+        loss[k] += 3.0 * (f0r * i0r + f0i * i0i + f1r * i1r + f1i * i1i + f2r * i2r
+                          + f2i * i2i + t0r * j0r + t0i * j0i + t1r * j1r + t1i * j1i
+                          + t2r * j2r + t2i * j2i)
+        a_r, a_i, b_r, b_i, c_r, c_i = _to_abc(i0r, i0i, i1r, i1i, i2r, i2i)
+        e_r, e_i, g_r, g_i, h_r, h_i = _to_abc(j0r, j0i, j1r, j1i, j2r, j2i)
+        fa = a_r * a_r + a_i * a_i
+        fb = b_r * b_r + b_i * b_i
+        fc = c_r * c_r + c_i * c_i
+        ta = e_r * e_r + e_i * e_i
+        tb = g_r * g_r + g_i * g_i
+        tc = h_r * h_r + h_i * h_i
+        cur[k] = np.sqrt(fa if fa > ta else ta) * i_base
+        cur[L + k] = np.sqrt(fb if fb > tb else tb) * i_base
+        cur[2 * L + k] = np.sqrt(fc if fc > tc else tc) * i_base
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
