@@ -132,6 +132,13 @@ def test_small_features_match_runpp_3ph():
         assert_exact(res, step, ref)
     one = lf.run(asym_p_mw=pa[1], asym_q_mvar=qa[1], load_p_mw=lp[1])
     np.testing.assert_allclose(one.vm_pu[0], res.vm_pu[1], rtol=0, atol=1e-9)
+    frames = res.to_frames(step_index=["t0", "t1"])
+    vm = frames["vm_pu"]
+    assert vm.columns.names == ["bus", "phase"] and vm.index.tolist() == ["t0", "t1"]
+    b6 = net.bus.index[net.bus["name"] == "B6"][0]
+    assert vm.loc["t1", (b6, "c")] == res.vm_pu[1, list(net.bus.index).index(b6), 2]
+    assert list(frames["trafo_loading_percent"].columns) == list(net.trafo.index)
+    assert frames["summary"]["converged"].all()
 
 
 def test_small_ynyn_transformer_matches_runpp_3ph():

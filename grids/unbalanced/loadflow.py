@@ -43,13 +43,15 @@ from a balanced net and a phase per load.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
+import pandas as pd
 
 from grids.balanced.buffers import BufferPool
+from grids.balanced.loadflow import _pool  # one process-wide pool for both engines
 from grids.errors import LoadflowInputError
 from grids.unbalanced import kernels
 from grids.unbalanced.compile import CompiledNet3, compile_net
@@ -62,17 +64,8 @@ SERIAL_MAX_STEPS = 64
 #: Phase names and codes (``"abc"``: a third of the power on each phase).
 PHASE_CODES = {"a": 0, "b": 1, "c": 2, "abc": SPLIT}
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-
 _INPUTS = ("load_p_mw", "load_q_mvar", "sgen_p_mw", "sgen_q_mvar", "asym_p_mw",
            "asym_q_mvar", "connection_p_mw", "connection_q_mvar")
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    if threads not in _POOLS:
-        _POOLS[threads] = ThreadPoolExecutor(max_workers=threads,
-                                             thread_name_prefix="unbalanced")
-    return _POOLS[threads]
 
 
 @dataclass(frozen=True)
@@ -204,6 +197,52 @@ class UnbalancedLoadFlowResult:
         """Number of steps."""
         return int(self.converged.shape[0])
 
+    def to_frames(self, step_index=None) -> dict[str, pd.DataFrame]:
+        """The results as DataFrames labelled with the net's indices.
+
+        Parameters
+        ----------
+        step_index
+            Labels of the steps (e.g. timestamps); ``range(n_steps)`` by default.
+
+        Returns
+        -------
+        dict
+            ``vm_pu``, ``va_degree`` (columns: ``(bus, phase)``), ``vuf_percent`` (bus),
+            ``line_i_ka``, ``line_loading_percent`` (``(line, phase)``),
+            ``trafo_loading_percent`` (trafo), ``trafo_p_hv_mw``, ``trafo_q_hv_mvar``
+            (``(trafo, phase)``), ``ext_grid_p_mw``, ``ext_grid_q_mvar`` (``(ext_grid,
+            phase)``) and ``summary`` (``losses_mw``, ``converged``, ``iterations``,
+            ``max_mismatch_mva``, ``newton_fallback``). Phases are ``"a"``, ``"b"``, ``"c"``.
+        """
+        idx = pd.RangeIndex(self.n_steps) if step_index is None else pd.Index(step_index)
+
+        def flat(values, labels, name):
+            return pd.DataFrame(values, index=idx, columns=pd.Index(labels, name=name))
+
+        def phased(values, labels, name):
+            cols = pd.MultiIndex.from_product([labels, ["a", "b", "c"]],
+                                              names=[name, "phase"])
+            return pd.DataFrame(values.reshape(self.n_steps, -1), index=idx, columns=cols)
+
+        return {
+            "vm_pu": phased(self.vm_pu, self.bus_index, "bus"),
+            "va_degree": phased(self.va_degree, self.bus_index, "bus"),
+            "vuf_percent": flat(self.vuf_percent, self.bus_index, "bus"),
+            "line_i_ka": phased(self.line_i_ka, self.line_index, "line"),
+            "line_loading_percent": phased(self.line_loading_percent, self.line_index, "line"),
+            "trafo_loading_percent": flat(self.trafo_loading_percent, self.trafo_index,
+                                          "trafo"),
+            "trafo_p_hv_mw": phased(self.trafo_p_hv_mw, self.trafo_index, "trafo"),
+            "trafo_q_hv_mvar": phased(self.trafo_q_hv_mvar, self.trafo_index, "trafo"),
+            "ext_grid_p_mw": phased(self.ext_grid_p_mw, self.ext_grid_index, "ext_grid"),
+            "ext_grid_q_mvar": phased(self.ext_grid_q_mvar, self.ext_grid_index, "ext_grid"),
+            "summary": pd.DataFrame({
+                "losses_mw": self.losses_mw, "converged": self.converged,
+                "iterations": self.iterations, "max_mismatch_mva": self.max_mismatch_mva,
+                "newton_fallback": self.newton_fallback}, index=idx),
+        }
+
     @property
     def all_converged(self) -> bool:
         """True if every step converged."""
@@ -290,7 +329,7 @@ class UnbalancedLoadFlow:
         edges = np.concatenate([[0], np.cumsum(rows)])
         self._one_edges = tuple(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
         self._one_width = int(edges[-1])
-        self._frozen_one = np.zeros((c.n_pos, 6 * kernels.LANES))
+        self._scratch = threading.local()  # per thread: the single step's voltages
         self._step0 = np.zeros(1, dtype=np.int64)
 
     def release_memory(self) -> None:
@@ -397,8 +436,12 @@ class UnbalancedLoadFlow:
         """One step on the scalar kernel; ``None`` if it did not converge (the caller then
         takes the batch path, which has the Newton fallback)."""
         status = np.empty(2, dtype=np.int64)
+        frozen = getattr(self._scratch, "frozen", None)
+        if frozen is None:  # lane 0 of the rows of kernels.extract_steps
+            frozen = self._scratch.frozen = np.zeros((self.compiled.n_pos,
+                                                      6 * kernels.LANES))
         mis = kernels.solve_one(self._net, ins, masked, self._tol_pu, self.max_iteration,
-                                self._frozen_one, status)
+                                frozen, status)
         if status[0] < 0:
             self._raise_non_finite(ins)
         if not status[1]:
@@ -408,7 +451,7 @@ class UnbalancedLoadFlow:
         iters = status[0:1].copy()
         conv = np.ones(1, dtype=np.bool_)
         outs = (*parts[:9], iters, parts[10][0], conv, parts[9][0])
-        kernels.extract_steps(self._step0, self._frozen_one, self._net, outs)
+        kernels.extract_steps(self._step0, frozen, self._net, outs)
         parts[10][0, 0] = mis * self.compiled.base_mva
         return self._result(parts, 1, iters, conv, np.zeros(1, dtype=np.bool_))
 
