@@ -16,9 +16,9 @@ The per-unit system is pandapower's ``pf_3ph`` one: phase-to-neutral voltage bas
 
 What this module adds:
 
-* one bus numbering for the three sequences, *positions*: the non-slack buses in the
-  fill-reducing order of the positive-sequence ``Y_pp`` (renumbered level by level, as the
-  balanced engine does), then the slack buses;
+* one bus numbering for the three sequences, *positions*: the non-slack buses in a
+  fill-reducing order of the whole network with the slack buses last (:func:`_positions`),
+  renumbered level by level as the balanced engine does, then the slack buses;
 * sparse LU factors without pivoting of the positive-sequence ``Y_pp`` (slack voltages
   fixed) and of the whole zero- and negative-sequence ``Y`` (the ext_grid's impedance is a
   shunt at the slack bus; their voltages are unknowns there);

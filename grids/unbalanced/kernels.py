@@ -32,9 +32,10 @@ change of its load currents, which drive its zero- and negative-sequence voltage
 ``max(|dP|, |dQ|) < tol`` over buses and phases; that value is reported as the step's
 mismatch (the tests check it against ``Ybus`` independently).
 
-Batches are solved in chunks of ``lanes`` steps, lanes inner (SIMD), as in the balanced
-engine; a lane's voltages are frozen at the iteration it converges. A single step uses the
-same kernels with one lane.
+Batches are solved in chunks of :data:`LANES` steps, lanes inner (SIMD), as in the balanced
+engine; a lane's voltages are frozen at the iteration it converges, so a step's result does
+not depend on the other steps of its batch. A single step uses :func:`solve_one` (scalar
+complex arithmetic) and the batch's result extraction with one lane.
 
 Network data: six packed arrays ``net = (ints, int_offsets, floats, float_offsets, cplx,
 cplx_offsets)`` built by :mod:`grids.unbalanced.netpack`; the ``I_*``, ``F_*`` and ``C_*``
