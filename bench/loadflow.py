@@ -14,11 +14,19 @@ with the kernels cached on disk, measured in a subprocess). Timings are medians 
 (ours also the best repeat, in the progress lines); on a shared machine read them as orders of
 magnitude and ratios: two identical runs here differed by up to 1.8x in the single step.
 
+The unbalanced section (issue 12) compares :class:`grids.UnbalancedLoadFlow` with
+pandapower's ``runpp_3ph`` (per call) and power-grid-model's asymmetric batch power flow (both
+methods, ``symmetric=False``, the fastest reported) on the reference feeder with its homes on
+their phases (a 35,040-step year batch), the IEEE European LV feeder and a SimBench grid with
+its loads put on phases (``--batch`` steps): ours as a batch (``threads`` threads, homes given
+as phase connections) and one step called from Python.
+
 Usage::
 
     python bench/loadflow.py                 # default: every grid, short batches (minutes)
     python bench/loadflow.py --full          # 35,040-step batches on every grid
     python bench/loadflow.py --grids feeder 1-LV-rural1--0-sw --threads 2
+    python bench/loadflow.py --section unbalanced   # the unbalanced section only
 """
 
 from __future__ import annotations
@@ -261,6 +269,177 @@ def print_table(rows: list[dict]) -> None:
               f"{r['runpp_s'] / r['ours_single_s']:>11.0f}")
 
 
+UNBALANCED_GRIDS = ["feeder", "ieee_european", "1-LV-semiurb4--0-sw"]
+
+
+def build_unbalanced(name: str):
+    """``(net3, connections)`` of an unbalanced bench grid: the reference feeder's homes on
+    their phases, the IEEE European LV feeder as pandapower ships it (each asymmetric load
+    one connection on its loaded phase), a SimBench grid with its loads put on phases."""
+    import pandapower.networks as pn
+
+    from grids.networks.feeder import build_reference_feeder
+    from grids.networks.phases import rotating_phases, single_phase_net
+    from grids.unbalanced.loadflow import PhaseConnections
+
+    if name == "feeder":
+        f = build_reference_feeder(n_homes=184, seed=1)
+        return single_phase_net(f.net, f.homes["phase"].to_numpy(), f.homes["load"].to_numpy())
+    if name == "ieee_european":
+        net = pn.ieee_european_lv_asymmetric()
+        al = net.asymmetric_load
+        phase = np.argmax(al[["p_a_mw", "p_b_mw", "p_c_mw"]].to_numpy(float), axis=1)
+        return net, PhaseConnections.of(np.arange(len(al)), phase)
+    import simbench as sb
+    net = sb.get_simbench_net(name)
+    net.profiles = {}
+    for table in ("sgen", "storage"):
+        if len(net[table]):
+            net[table]["in_service"] = False
+    return single_phase_net(net, rotating_phases(net, seed=1))
+
+
+def unbalanced_draws(n_steps: int, n_conn: int, seed: int = 0):
+    """Per-connection powers [MW], [Mvar]: base load 0-2.4 kW at cos phi 0.95, and on half
+    the homes PV of 0-4 kW (so from export to heavy load, unbalanced by the phases)."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.0, 1.2, (n_steps, n_conn)) * 0.002
+    pv = rng.uniform(0.0, 1.0, (n_steps, n_conn)) * 0.004 * (rng.random(n_conn) < 0.5)
+    return base - pv, base * 0.33
+
+
+def bench_pgm_asym(net3, conns, p, q, threads: int, ours_vm: np.ndarray):
+    """Per-step time of PGM's asymmetric batch methods [s] and PGM's largest |dVm| to ours."""
+    from power_grid_model import CalculationMethod, ComponentType, PowerGridModel
+
+    from bench.pgm_input import pgm_input_asym, pgm_update_asym
+
+    data, ids = pgm_input_asym(net3)
+    model = PowerGridModel(data)
+    n_steps = p.shape[0]
+    pa = np.zeros((n_steps, len(net3.asymmetric_load), 3))
+    qa = np.zeros_like(pa)
+    np.add.at(pa, (slice(None), conns.asym_row, conns.phase), p)
+    np.add.at(qa, (slice(None), conns.asym_row, conns.phase), q)
+    upd = pgm_update_asym(ids, pa, qa, net3.asymmetric_load["scaling"].to_numpy(float))
+    del pa, qa
+    out_types = {ComponentType.node: ["u_pu"], ComponentType.line: ["loading"]}
+    times, dv = {}, np.nan
+    for method in (CalculationMethod.iterative_current, CalculationMethod.newton_raphson):
+        def run(method=method):
+            return model.calculate_power_flow(
+                update_data=upd, symmetric=False, threading=threads,
+                calculation_method=method, output_component_types=out_types)
+        try:
+            res = run()  # warm-up
+            vm = res[ComponentType.node]["u_pu"][:ours_vm.shape[0]]
+            dv = float(np.nanmax(np.abs(vm - ours_vm)))
+            del res, vm
+            times[method.name] = median_time(run, 3) / n_steps
+        except Exception as exc:  # noqa: BLE001 - report, do not hide
+            times[method.name] = np.nan
+            print(f"    PGM {method.name} failed: {exc!r}"[:300])
+    return times, dv
+
+
+def bench_runpp_3ph(net3, conns, p, q, n_calls: int) -> float:
+    """Median time of ``runpp_3ph`` per call [s] (``tolerance_mva`` 1e-10)."""
+    from pandapower.pf.runpp_3ph import runpp_3ph
+
+    from grids.unbalanced.defaults import with_sequence_data
+
+    work = with_sequence_data(net3, warn=False)
+    al = work.asymmetric_load
+    cols = {c: al.columns.get_loc(c) for c in al.columns}
+    ts = []
+    for i in range(n_calls):
+        for c in ("p_a_mw", "p_b_mw", "p_c_mw", "q_a_mvar", "q_b_mvar", "q_c_mvar"):
+            al.iloc[np.unique(conns.asym_row), cols[c]] = 0.0
+        for j, (r, ph) in enumerate(zip(conns.asym_row, conns.phase, strict=True)):
+            al.iloc[r, cols[f"p_{'abc'[ph]}_mw"]] += p[i, j]
+            al.iloc[r, cols[f"q_{'abc'[ph]}_mvar"]] += q[i, j]
+        t0 = time.perf_counter()
+        runpp_3ph(work, tolerance_mva=1e-10, max_iteration=100)
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts[1:]))
+
+
+def bench_unbalanced_grid(name: str, n_batch: int, threads: int, args) -> dict:
+    import numba
+
+    from grids.unbalanced.loadflow import UnbalancedLoadFlow
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net3, conns = build_unbalanced(name)
+        t0 = time.perf_counter()
+        lf = UnbalancedLoadFlow(net3, connections=conns, threads=threads)
+        compile_s = time.perf_counter() - t0
+    p, q = unbalanced_draws(n_batch, len(conns), seed=1)
+    lf.run(connection_p_mw=p[:70], connection_q_mvar=q[:70])  # warm (kernels from disk)
+    res = lf.run(connection_p_mw=p, connection_q_mvar=q)
+    iterations, converged = float(res.iterations.mean()), bool(res.all_converged)
+    vm_ref = np.array(res.vm_pu[:256])
+    del res
+    batch_ts = wall_times(lambda: lf.run(connection_p_mw=p, connection_q_mvar=q),
+                          args.repeats) / n_batch
+    n_single = min(args.single_calls, n_batch)
+
+    def singles():
+        for i in range(n_single):
+            lf.run(connection_p_mw=p[i], connection_q_mvar=q[i])
+    single_ts = wall_times(singles, 7) / n_single
+    lf.release_memory()
+    row = dict(grid=name, n_bus=len(net3.bus), n_conn=len(conns), n_batch=n_batch,
+               compile_s=compile_s, ours_batch_s=float(np.median(batch_ts)),
+               ours_batch_min_s=float(batch_ts.min()),
+               ours_single_s=float(np.median(single_ts)),
+               ours_single_min_s=float(single_ts.min()), iterations_mean=iterations,
+               all_converged=converged, numba_threads=numba.get_num_threads())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        row["runpp_3ph_s"] = bench_runpp_3ph(net3, conns, p, q, args.runpp3_calls)
+    pgm_times, dv = bench_pgm_asym(net3, conns, p, q, threads, vm_ref)
+    row.update({f"pgm_{k}_s": v for k, v in pgm_times.items()})
+    finite = [v for v in pgm_times.values() if np.isfinite(v)]
+    row["pgm_best_s"] = min(finite) if finite else np.nan
+    row["pgm_max_dvm_pu"] = dv
+    return row
+
+
+def print_unbalanced_table(rows: list[dict]) -> None:
+    us = 1e6
+    head = (f"{'grid':<22}{'buses':>6}{'homes':>6}{'batch':>7}{'runpp_3ph':>11}"
+            f"{'PGM it-cur':>11}{'PGM NR':>9}{'ours batch':>11}{'[best]':>8}{'ours 1':>8}"
+            f"{'[best]':>8}{'it':>5}{'x runpp3':>9}{'x PGM':>7}{'1 vs runpp3':>12}")
+    print("\nunbalanced: times in us per step (median, [best repeat]); ratios: how many times "
+          "faster ours is (batch; the last column: one step from Python)")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['grid']:<22}{r['n_bus']:>6}{r['n_conn']:>6}{r['n_batch']:>7}"
+              f"{r['runpp_3ph_s'] * us:>11.0f}"
+              f"{r.get('pgm_iterative_current_s', np.nan) * us:>11.1f}"
+              f"{r.get('pgm_newton_raphson_s', np.nan) * us:>9.1f}"
+              f"{r['ours_batch_s'] * us:>11.2f}{r['ours_batch_min_s'] * us:>8.2f}"
+              f"{r['ours_single_s'] * us:>8.1f}{r['ours_single_min_s'] * us:>8.1f}"
+              f"{r['iterations_mean']:>5.1f}{r['runpp_3ph_s'] / r['ours_batch_s']:>9.0f}"
+              f"{r['pgm_best_s'] / r['ours_batch_s']:>7.1f}"
+              f"{r['runpp_3ph_s'] / r['ours_single_s']:>12.0f}")
+    for r in rows:
+        print(f"  {r['grid']}: PGM's largest |dVm| to ours {r['pgm_max_dvm_pu']:.1e} p.u. "
+              "(model differences, see bench/pgm_input.py); all converged: "
+              f"{r['all_converged']}; compile {r['compile_s']:.2f} s")
+
+
+def load_average() -> str:
+    """The machine's load averages (1, 5, 15 min), to judge how busy it was."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--grids", nargs="*", default=GRIDS, help=f"subset of {GRIDS}")
@@ -275,9 +454,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--single-calls", type=int, default=500)
     ap.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     ap.add_argument("--no-cold-start", action="store_true")
+    ap.add_argument("--section", choices=("balanced", "unbalanced", "both"), default="both")
+    ap.add_argument("--unbalanced-grids", nargs="*", default=UNBALANCED_GRIDS,
+                    help=f"subset of {UNBALANCED_GRIDS} (or SimBench codes)")
+    ap.add_argument("--runpp3-calls", type=int, default=6)
     args = ap.parse_args(argv)
     os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
+    print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
     rows = []
+    if args.section in ("unbalanced", "both"):
+        urows = []
+        for name in args.unbalanced_grids:
+            n_batch = YEAR if (args.full or name == "feeder") else args.batch
+            t0 = time.perf_counter()
+            row = bench_unbalanced_grid(name, n_batch, args.threads, args)
+            urows.append(row)
+            print(f"  unbalanced {name}: done in {time.perf_counter() - t0:.0f} s (ours, median "
+                  f"[best]: {row['ours_batch_s'] * 1e6:.2f} [{row['ours_batch_min_s'] * 1e6:.2f}]"
+                  f" us/step batch, {row['ours_single_s'] * 1e6:.1f} "
+                  f"[{row['ours_single_min_s'] * 1e6:.1f}] us single; PGM best "
+                  f"{row['pgm_best_s'] * 1e6:.1f} us/step; load {load_average()})", flush=True)
+        print_unbalanced_table(urows)
+        rows += [dict(r, section="unbalanced") for r in urows]
+        if args.section == "unbalanced":
+            args.grids = []
     for name in args.grids:
         n_batch = YEAR if (args.full or name == "feeder") else args.batch
         t0 = time.perf_counter()
@@ -290,13 +490,16 @@ def main(argv: list[str] | None = None) -> int:
               f"single; PGM best "
               f"{row['pgm_best_s'] * 1e6:.1f} us/step; PGM |dVm| vs ours "
               f"{row['pgm_max_dvm_pu']:.1e} p.u.)", flush=True)
-    print_table(rows)
-    if not args.no_cold_start:
+    balanced = [r for r in rows if r.get("section") != "unbalanced"]
+    if balanced:
+        print_table(balanced)
+    if not args.no_cold_start and balanced:
         cs = cold_start(args.threads)
         print("\ncold start, reference feeder, new process (median of 3): "
               + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                           for k, v in cs.items()))
         rows.append({"cold_start": cs})
+    print(f"load average after: {load_average()}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -157,3 +157,53 @@ def pgm_update(ids: dict, load_p_mw, load_q_mvar, sgen_p_mw, load_scale, sgen_sc
         gu["p_specified"] = sgen_p_mw * 1e6 * sgen_scale
         upd[ComponentType.sym_gen] = gu
     return upd
+
+
+def pgm_input_asym(net) -> tuple[dict, dict]:
+    """Input for power-grid-model's asymmetric calculation: :func:`pgm_input` plus the
+    zero-sequence data of the lines (``r0``, ``x0``, ``c0``) and ``net.asymmetric_load``
+    as ``asym_load`` (``ids["asym_load"]``). Missing zero-sequence data take the defaults
+    of :mod:`grids.unbalanced.defaults`, as our engine does.
+
+    The models differ from pandapower's ``runpp_3ph`` in what PGM models: its source is one
+    impedance for all sequences (``sk = 1e15``: ideal, where ``runpp_3ph`` puts the
+    short-circuit impedance in the negative and zero sequence only) and its transformer a
+    pi model; the bench reports PGM's largest voltage difference to ours for information.
+    """
+    from grids.unbalanced.defaults import with_sequence_data
+
+    work = with_sequence_data(net, warn=False)
+    data, ids = pgm_input(work)
+    ln = work.line
+    line = data[ComponentType.line]
+    length = ln["length_km"].to_numpy(float)
+    par = ln["parallel"].to_numpy(float)
+    line["r0"] = ln["r0_ohm_per_km"].to_numpy(float) * length / par
+    line["x0"] = ln["x0_ohm_per_km"].to_numpy(float) * length / par
+    line["c0"] = ln["c0_nf_per_km"].to_numpy(float) * length * 1e-9 * par
+    line["tan0"] = 0.0
+    al = work.asymmetric_load
+    node_of = dict(zip(work.bus.index, data[ComponentType.node]["id"], strict=True))
+    asym = initialize_array(DatasetType.input, ComponentType.asym_load, len(al))
+    next_id = int(max(int(a["id"].max()) for a in data.values() if len(a)) + 1)
+    asym["id"] = np.arange(next_id, next_id + len(al))
+    asym["node"] = [node_of[b] for b in al["bus"]]
+    asym["status"] = al["in_service"].to_numpy(int)
+    asym["type"] = LoadGenType.const_power
+    scale = al["scaling"].to_numpy(float)[:, None]
+    asym["p_specified"] = al[["p_a_mw", "p_b_mw", "p_c_mw"]].to_numpy(float) * 1e6 * scale
+    asym["q_specified"] = al[["q_a_mvar", "q_b_mvar", "q_c_mvar"]].to_numpy(float) * 1e6 * scale
+    data[ComponentType.asym_load] = asym
+    ids = dict(ids, asym_load=asym["id"])
+    return data, ids
+
+
+def pgm_update_asym(ids: dict, asym_p_mw, asym_q_mvar, scaling) -> dict:
+    """Batch update ``[n_steps, n_asym, 3]`` of the asymmetric loads, in W / var."""
+    n_steps = asym_p_mw.shape[0]
+    upd = initialize_array(DatasetType.update, ComponentType.asym_load,
+                           (n_steps, len(ids["asym_load"])))
+    upd["id"] = ids["asym_load"]
+    upd["p_specified"] = asym_p_mw * 1e6 * scaling[None, :, None]
+    upd["q_specified"] = asym_q_mvar * 1e6 * scaling[None, :, None]
+    return {ComponentType.asym_load: upd}

@@ -2,6 +2,7 @@
 
 - :mod:`grids.networks`: the reference feeder, loaders of every accepted grid, checks;
 - :mod:`grids.balanced`: the balanced (positive-sequence) load-flow engine;
+- :mod:`grids.unbalanced`: the unbalanced (three-phase, sequence-frame) load-flow engine;
 - :mod:`grids.errors`: this layer's typed errors.
 """
 
@@ -13,6 +14,12 @@ from grids.errors import (
     LoadflowNotConverged,
     UnsupportedElement,
 )
+from grids.unbalanced.loadflow import (
+    PhaseConnections,
+    UnbalancedLoadFlow,
+    UnbalancedLoadFlowResult,
+)
 
 __all__ = ["GridError", "GridsError", "LoadFlow", "LoadFlowResult", "LoadflowInputError",
-           "LoadflowNotConverged", "UnsupportedElement"]
+           "LoadflowNotConverged", "PhaseConnections", "UnbalancedLoadFlow",
+           "UnbalancedLoadFlowResult", "UnsupportedElement"]

@@ -13,7 +13,19 @@ build a representative one with the features that matter for congestion studies:
   a lateral of 2-4 joints 25-40 m apart (NAYY 4x120 SE) with probability 0.2;
 - about 1.5 homes per joint, at least one (houses on both sides of the street), each on its own
   bus at the end of an 8-25 m service cable (NAYY 4x50 SE, 142 A, close to a 35 mm2 Cu service);
-- geodata for every bus, so a feeder map can be drawn.
+- geodata for every bus, so a feeder map can be drawn;
+- zero-sequence data for the three-phase load flow (pandapower's ``runpp_3ph`` and
+  :class:`grids.UnbalancedLoadFlow` run on the net as built): every cable has ``r0 = 4 r``,
+  ``x0 = 4 x``, ``c0 = c`` (NAYY 4x... SE are four equal sector cores, the fourth the neutral;
+  with the whole zero-sequence current returning in it, ``Z0 = 4 Z1``, see
+  :mod:`grids.unbalanced.defaults`), the transformer is ``Dyn`` (pandapower's name; the clock
+  number 11 is in ``shift_degree``) with ``vk0 = vk``, ``vkr0 = vkr``, ``mag0_percent = 100``,
+  ``mag0_rx = 0``, ``si0_hv_partial = 0.9``, the 11 kV grid 200 MVA with ``R/X = 0.1``,
+  ``X0/X = 1``, ``R0/X0 = 0.1``. These columns do not enter a balanced load flow;
+- a phase for every home (the ``phase`` column of ``Feeder.homes``): a, b, c in rotation
+  along each feeder with one home in five off the pattern, drawn from the layout seed
+  (:func:`grids.networks.phases.rotating_phases`; its own child of the seed, so the layout
+  does not depend on it).
 
 Every home has a stable id ``H001``...``H184`` (the name of its bus and of its load), ordered along
 the feeders; every bus has a stable name (``MV``, ``LV``, ``F1-J03``, ``F1-J03-L2``, ``H001``).
@@ -28,10 +40,14 @@ import numpy as np
 import pandapower as pp
 import pandas as pd
 
+from grids.networks.phases import phase_names, rotating_phases
+
 TRUNK_TYPE = "NAYY 4x150 SE"
 TAPER_TYPE = "NAYY 4x120 SE"
 LATERAL_TYPE = "NAYY 4x120 SE"
 SERVICE_TYPE = "NAYY 4x50 SE"
+#: ``r0 / r`` and ``x0 / x`` of the cables (four equal cores, see the module docstring).
+CABLE_Z0_RATIO = 4.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,9 @@ class Feeder:
         ``p_mw``/``q_mvar`` of the loads are zero until a simulator writes them.
     homes
         One row per home, indexed by ``home_id``: ``bus`` (index in ``net.bus``), ``load``
-        (index in ``net.load``), ``feeder`` (1-based feeder number, 0 where unknown).
+        (index in ``net.load``), ``feeder`` (1-based feeder number, 0 where unknown) and, for
+        the reference feeder, ``phase`` (``"a"``, ``"b"``, ``"c"``: the phase it is
+        connected to).
     name
         Human-readable name of the network (``"reference feeder (seed 1)"``, a file name...).
     """
@@ -74,7 +92,7 @@ def _uk_500kva_transformer(net: pp.pandapowerNet, hv_bus: int, lv_bus: int) -> i
         pfe_kw=0.73,
         i0_percent=0.25,
         shift_degree=330.0,  # Dyn11: LV lags HV by -30 deg = +330 deg
-        vector_group="Dyn11",
+        vector_group="Dyn",  # Dyn11: the clock is in shift_degree (pandapower's naming)
         tap_side="hv",
         tap_neutral=0,
         tap_min=-2,
@@ -83,6 +101,11 @@ def _uk_500kva_transformer(net: pp.pandapowerNet, hv_bus: int, lv_bus: int) -> i
         tap_pos=1,
         tap_changer_type="Ratio",
         name="T1 11/0.433 kV 500 kVA",
+        vk0_percent=4.75,
+        vkr0_percent=1.02,
+        mag0_percent=100.0,
+        mag0_rx=0.0,
+        si0_hv_partial=0.9,
     )
 
 
@@ -112,7 +135,8 @@ def build_reference_feeder(n_homes: int = 184, seed: int = 1, n_feeders: int = 5
         raise ValueError(f"n_feeders must be at least 1, got {n_feeders}")
     if n_homes < n_feeders:
         raise ValueError(f"n_homes ({n_homes}) must be at least n_feeders ({n_feeders})")
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    layout_seed, phase_seed = np.random.SeedSequence(seed).spawn(2)
+    rng = np.random.default_rng(layout_seed)
     net = pp.create_empty_network(name=f"reference UK LV feeder ({n_homes} homes, seed {seed})")
     # Records first, elements in bulk at the end: pandapower's one-by-one create_* calls cost
     # ~5 ms each, which made a 300-bus feeder take seconds to build.
@@ -189,15 +213,21 @@ def build_reference_feeder(n_homes: int = 184, seed: int = 1, n_feeders: int = 5
     pp.create_buses(net, len(buses), vn_kv=list(vn), index=np.arange(len(buses)),
                     name=list(names), type=list(kinds), geodata=list(xys))
     pp.create_ext_grid(net, mv, vm_pu=1.0, va_degree=0.0, name="11 kV grid",
-                       s_sc_max_mva=200.0, rx_max=0.1)
+                       s_sc_max_mva=200.0, rx_max=0.1, x0x_max=1.0, r0x0_max=0.1)
     _uk_500kva_transformer(net, mv, lv)
     fb, tb, lengths, stds, lnames = zip(*lines, strict=True)
     pp.create_lines(net, list(fb), list(tb), length_km=list(lengths), std_type=list(stds),
                     name=list(lnames), index=np.arange(len(lines)))
+    for col, base, ratio in (("r0_ohm_per_km", "r_ohm_per_km", CABLE_Z0_RATIO),
+                             ("x0_ohm_per_km", "x_ohm_per_km", CABLE_Z0_RATIO),
+                             ("c0_nf_per_km", "c_nf_per_km", 1.0)):
+        net.line[col] = net.line[base].to_numpy(float) * ratio
     pp.create_loads(net, [r[1] for r in rows], p_mw=0.0, q_mvar=0.0,
                     name=[r[0] for r in rows], index=np.arange(len(rows)))
 
     homes = pd.DataFrame(rows, columns=["home_id", "bus", "load", "feeder"]).set_index("home_id")
+    homes["phase"] = phase_names(rotating_phases(net, homes["load"].to_numpy(),
+                                                 seed=phase_seed))
     return Feeder(net=net, homes=homes, name=f"reference feeder (seed {seed})")
 
 

@@ -1,0 +1,1 @@
+"""The unbalanced (three-phase) load-flow engine: :class:`grids.UnbalancedLoadFlow`."""
