@@ -12,46 +12,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mosaik
 import pandapower as pp
 import pandas as pd
 
 from grids.networks.feeder import Feeder, element_ids
-from grids.networks.loaders import load_feeder
-from sims.homes.fleet import OUTPUTS as HOME_OUTPUTS
 from testbed import kpis as kpi
+from testbed.params import FLEX_LEVELS, loop_iteration_limit
 from testbed.results import read_run, write_json
 from testbed.scenario import Scenario, parse_scenario, scenario_as_run_text
-
-SIM_CONFIG = {
-    "Profiles": {"python": "sims.homes.profiles_simulator:ProfilesSim"},
-    "Homes": {"python": "sims.homes.simulator:HomesSim"},
-    "Grid": {"python": "sims.grid.simulator:GridSim"},
-    "Collector": {"python": "sims.collector.simulator:CollectorSim"},
-    "Aggregator": {"python": "sims.aggregator.simulator:AggregatorSim"},
-    "Dso": {"python": "sims.dso.simulator:DsoSim"},
-}
-FLEX_LEVELS = ("market", "dso")
-
-
-def loop_iteration_limit(scenario: Scenario) -> int:
-    """Mosaik's same-time loop limit for the day-ahead negotiation.
-
-    A negotiation round is two iterations (requests, orders); the first prognoses and the final
-    ``done`` are two more, and two spare: ``2 * flex.max_rounds + 4``.
-    """
-    return 2 * scenario.flex_max_rounds + 4
-
-
-def portfolios(home_ids: list[str], n_aggregators: int) -> list[list[str]]:
-    """Split the feeder's homes (feeder order) into contiguous parts, one per aggregator."""
-    k, m = divmod(len(home_ids), n_aggregators)
-    out, i = [], 0
-    for a in range(n_aggregators):
-        n = k + (1 if a < m else 0)
-        out.append(list(home_ids[i:i + n]))
-        i += n
-    return out
+from testbed.world import MOSAIK_VERSION, build_world, portfolios, scenario_feeder  # noqa: F401
 
 
 @dataclass
@@ -62,105 +31,6 @@ class RunResult:
     kpis: dict[str, float]
     wall_s: float
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def scenario_feeder(scenario: Scenario) -> Feeder:
-    """Load and check the feeder a scenario names."""
-    base = scenario.source.parent if scenario.source else Path.cwd()
-    return load_feeder(scenario.grid_source, n_homes=scenario.n_homes,
-                       seed=scenario.layout_seed, n_feeders=scenario.n_feeders, base_dir=base)
-
-
-def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: bool = False,
-                flush_every: int = 4) -> mosaik.World:
-    """Create the mosaik world of a run and connect its simulators.
-
-    Profiles -> Homes -> Grid (Load entities); Homes, Grid and Transformer entities ->
-    Collector. All simulators are time-based with the scenario's step.
-
-    At control levels ``market`` and ``dso``: the aggregators (one entity each, a part of the
-    feeder's homes, :func:`portfolios`) and the DSO's negotiation role in one
-    ``world.group()`` (aggregator -> DSO, DSO -> aggregator weak: the day-ahead same-time
-    loop, :mod:`sims.aggregator.simulator`), each aggregator -> its homes (``day_ready``, so the
-    homes operate after the day-ahead stage), and the DSO's monitor (a second DSO instance)
-    fed by the Grid, Transformer and home entities. At ``market`` the DSO only validates.
-    """
-    text = scenario_as_run_text(scenario)
-    home_ids = feeder.homes.index.tolist()
-    buses = [int(b) for b in feeder.homes.bus]
-    base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
-    flex = scenario.control in FLEX_LEVELS
-    world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False,
-                         max_loop_iterations=loop_iteration_limit(scenario))
-    board: dict | None = {} if flex else None  # in-process hand-over of the homes' fleet
-    profiles = world.start("Profiles", scenario_toml=text, home_ids=home_ids, buses=buses)
-    homes_sim = world.start("Homes", scenario_toml=text, home_ids=home_ids, buses=buses,
-                            out_dir=str(out_dir), board=board)
-    grid_sim = world.start("Grid", scenario_toml=text, base_dir=base_dir)
-    collector_sim = world.start(
-        "Collector", out_dir=str(out_dir),
-        start=pd.Timestamp(scenario.start).isoformat(), timezone=scenario.timezone,
-        step_s=scenario.step_s, bus_ids=element_ids(feeder.net.bus),
-        line_ids=element_ids(feeder.net.line), trafo_ids=element_ids(feeder.net.trafo),
-        trafo_sn_mva=[float(x) for x in feeder.net.trafo.sn_mva], flush_every=flush_every)
-
-    n = len(home_ids)
-    prof = profiles.HomeProfile.create(n)
-    homes = homes_sim.Home.create(n)
-    loads = grid_sim.Load.create(n)
-    trafos = grid_sim.Transformer.create(len(feeder.net.trafo))
-    grid = grid_sim.Grid.create(1)[0]
-    collector = collector_sim.Collector.create(1)[0]
-    for src, home, load in zip(prof, homes, loads, strict=True):
-        world.connect(src, home, "base_kw", "pv_kw", "ev_kw", "hp_kw")
-        world.connect(home, load, "p_kw", "q_kvar")
-        world.connect(home, collector, *HOME_OUTPUTS)
-    world.connect(grid, collector, "vm_pu", "line_loading_percent", "losses_mw", "converged")
-    for t in trafos:
-        world.connect(t, collector, "p_mw", "q_mvar", "loading_percent")
-    if flex:
-        _connect_flex(world, scenario, feeder, out_dir, board, homes, grid, trafos)
-    return world
-
-
-def _connect_flex(world: mosaik.World, scenario: Scenario, feeder: Feeder, out_dir: Path,
-                  board: dict, homes: list, grid, trafos: list) -> None:
-    """Start and connect the aggregators and the DSO (see :func:`build_world`)."""
-    from sims.dso.grid_view import DsoGrid
-
-    text = scenario_as_run_text(scenario)
-    base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
-    start = pd.Timestamp(scenario.start).isoformat()
-    cps = DsoGrid(feeder.net, feeder.homes).congestion_points_of_homes()
-    negotiate = scenario.control == "dso"
-    with world.group():
-        agg_sim = world.start("Aggregator", scenario_toml=text, board=board,
-                              congestion_points={h: list(p) for h, p in cps.items()},
-                              with_dso=True, out_dir=str(out_dir))
-        dso_sim = world.start("Dso", scenario_toml=text, base_dir=base_dir, board=board,
-                              negotiate=negotiate, out_dir=str(out_dir), start=start)
-    dso = dso_sim.Dso.create(1)[0]
-    by_id = {h.eid: h for h in homes}
-    for part in portfolios(feeder.homes.index.tolist(), scenario.flex_aggregators):
-        agg = agg_sim.Aggregator.create(1, home_ids=part)[0]
-        world.connect(agg, dso, ("to_dso", "from_agg"))
-        world.connect(dso, agg, ("to_agg", "from_dso"), weak=True)
-        for h in part:
-            world.connect(agg, by_id[h], "day_ready")
-    mon_sim = world.start("Dso", scenario_toml=text, base_dir=base_dir, out_dir=str(out_dir),
-                          start=start, emergency=scenario.emergency_limitation)
-    mon = mon_sim.DsoMonitor.create(1)[0]
-    world.connect(grid, mon, "vm_pu", "line_loading_percent", "converged")
-    for t in trafos:
-        world.connect(t, mon, ("loading_percent", "trafo_loading_percent"))
-    for h in homes:
-        world.connect(h, mon, "p_kw")
-        # caps of step k apply at step k + 1. Mosaik warns about an event-based output into a
-        # time-based input; harmless here: the monitor steps at every step (the grid feeds it)
-        # and always sends dso_caps (empty when free), so each home step sees a fresh value.
-        if scenario.emergency_limitation:
-            world.connect(mon, h, "dso_caps", time_shifted=True,
-                          initial_data={"dso_caps": {}})
 
 
 def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
@@ -247,7 +117,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     pp.to_json(feeder.net, str(out_dir / "network.json"))
     meta = {"status": "running", "scenario": scenario.name, "control": scenario.control,
             "grid": feeder.name, "n_homes": len(feeder.homes), "n_steps": scenario.n_steps,
-            "python": platform.python_version(), "mosaik": mosaik.__version__}
+            "python": platform.python_version(), "mosaik": MOSAIK_VERSION}
     write_json(out_dir / "meta.json", meta)
     t_setup = time.perf_counter()
     try:

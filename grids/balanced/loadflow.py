@@ -21,7 +21,7 @@ Design decisions
   (never silently returned). Other steps of the batch are unaffected.
 * Islanded or out-of-service buses are not energised: NaN voltages, ``energised = False``.
 * Inputs are checked as the kernels read them, before a step is iterated on: a NaN or
-  infinite value raises :class:`testbed.errors.LoadflowInputError` naming the argument, the
+  infinite value raises :class:`grids.errors.LoadflowInputError` naming the argument, the
   element and the step, and no result is returned (other chunks of the batch may have been
   solved meanwhile; a chunk with such a value never is).
 * Single steps (1-D inputs, as the grid simulator calls it) take a scalar kernel and return
@@ -220,9 +220,9 @@ class LoadFlow:
 
     Raises
     ------
-    testbed.errors.UnsupportedElement
+    grids.errors.UnsupportedElement
         The net holds an element the engine cannot represent (named).
-    testbed.errors.GridError
+    grids.errors.GridError
         pandapower cannot convert the net, or it has no energised bus.
     """
 
@@ -333,7 +333,7 @@ class LoadFlow:
 
         Raises
         ------
-        testbed.errors.LoadflowInputError
+        grids.errors.LoadflowInputError
             An input has the wrong shape or a non-finite value (names element and step), or
             the inputs disagree on the number of steps. No result is returned then, and a
             step with a non-finite value is never solved (the kernels check each chunk's

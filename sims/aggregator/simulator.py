@@ -51,8 +51,8 @@ import mosaik_api_v3
 import pandas as pd
 
 from sims.aggregator.aggregator import Aggregator
+from sims.aggregator.config import AggregatorConfig
 from sims.usef import from_dict, to_dict
-from testbed.scenario import parse_scenario
 
 META = {
     "api_version": "3.0",
@@ -76,12 +76,12 @@ class AggregatorSim(mosaik_api_v3.Simulator):
         self.payments: list[pd.DataFrame] = []
         self.market_log: list[dict] = []
 
-    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, board: dict,
+    def init(self, sid, time_resolution=1.0, *, aggregator: dict, board: dict,
              congestion_points: dict[str, list[str]], with_dso: bool = True,
              out_dir: str | None = None):
-        self.scenario = parse_scenario(scenario_toml, source="<scenario as run>")
-        self.step_s = self.scenario.step_s
-        self.spd = self.scenario.steps_per_day
+        self.cfg = AggregatorConfig.from_dict(aggregator)
+        self.step_s = self.cfg.step_s
+        self.spd = self.cfg.steps_per_day
         self.board = board
         self.points = {h: tuple(p) for h, p in congestion_points.items()}
         self.with_dso = bool(with_dso)

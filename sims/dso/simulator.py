@@ -47,14 +47,12 @@ import mosaik_api_v3
 import numpy as np
 import pandas as pd
 
-from grids.networks.feeder import element_ids
-from grids.networks.loaders import load_feeder
-from sims.dso.congestion import DsoConfig
-from sims.dso.grid_view import DsoGrid, GridLimits
+from sims.dso.config import DsoRunConfig
+from sims.dso.grid_view import dso_grid
 from sims.dso.negotiation import DsoSession
 from sims.dso.operation import OperationMonitor, emergency_limitation
+from sims.grid.network import GridConfig, shared_grid
 from sims.usef import Prognosis, from_dict, to_dict
-from testbed.scenario import parse_scenario
 
 META = {
     "api_version": "3.0",
@@ -66,16 +64,6 @@ META = {
                                  "converged", "p_kw", "dso_caps"]},
     },
 }
-
-
-def dso_grid_of(scenario, base_dir: str | Path = ".") -> tuple[DsoGrid, object]:
-    """The DSO's network model of a scenario (and the feeder it was built from)."""
-    feeder = load_feeder(scenario.grid_source, n_homes=scenario.n_homes,
-                         seed=scenario.layout_seed, n_feeders=scenario.n_feeders,
-                         base_dir=Path(base_dir))
-    grid = DsoGrid(feeder.net, feeder.homes, GridLimits.from_scenario(scenario),
-                   power_factor=scenario.power_factor)
-    return grid, feeder
 
 
 class DsoSim(mosaik_api_v3.Simulator):
@@ -94,25 +82,22 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.prognoses: list[pd.DataFrame] = []
         self.monitor: OperationMonitor | None = None
 
-    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, base_dir: str = ".",
-             board: dict | None = None, negotiate: bool = True, out_dir: str | None = None,
-             start: str | None = None, emergency: bool = False):
-        self.scenario = parse_scenario(scenario_toml, source="<scenario as run>")
-        self.step_s = self.scenario.step_s
-        self.spd = self.scenario.steps_per_day
+    def init(self, sid, time_resolution=1.0, *, dso: dict, grid: dict,
+             board: dict | None = None, out_dir: str | None = None):
+        cfg = self.cfg = DsoRunConfig.from_dict(dso)
+        self.step_s = cfg.step_s
+        self.spd = cfg.steps_per_day
         self.step_h = self.step_s / 3600.0
-        self.grid, feeder = dso_grid_of(self.scenario, base_dir)
-        self.trafo_ids = element_ids(feeder.net.trafo)
+        shared = shared_grid(GridConfig.from_dict(grid))
+        self.grid = dso_grid(shared, cfg.limits, cfg.power_factor)
+        self.trafo_ids = list(shared.trafo_ids)
         self.board = board
-        self.negotiate = bool(negotiate)
-        self.config = DsoConfig(price_cap_eur_per_kwh=self.scenario.flex_price_cap_eur_per_kwh,
-                                max_rounds=self.scenario.flex_max_rounds if negotiate else 0)
+        self.negotiate = cfg.negotiate
+        self.config = cfg.congestion
         self.out_dir = Path(out_dir) if out_dir else None
-        self.start = pd.Timestamp(start or self.scenario.start.isoformat())
-        if self.start.tz is None:
-            self.start = self.start.tz_localize(self.scenario.timezone)
+        self.start = pd.Timestamp(cfg.start.isoformat()).tz_localize(cfg.timezone)
         self.violations: list[dict] = []
-        self.emergency = bool(emergency)
+        self.emergency = cfg.emergency_limitation
         self.actions: list[dict] = []
         self.caps: dict = {}
         self.caps_until = 0

@@ -15,15 +15,11 @@ A home without input keeps 0 kW. The load flow runs once per step, after all inp
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mosaik_api_v3
 import numpy as np
 
-from grids.networks.feeder import element_ids
-from grids.networks.loaders import load_feeder
 from sims.grid.model import GridModel, GridStep
-from testbed.scenario import parse_scenario
+from sims.grid.network import GridConfig, shared_grid
 
 META = {
     "api_version": "3.0",
@@ -45,16 +41,14 @@ class GridSim(mosaik_api_v3.Simulator):
         super().__init__(META)
         self.result: GridStep | None = None
 
-    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, base_dir: str = "."):
-        scenario = parse_scenario(scenario_toml, source="<scenario as run>")
-        self.step_s = scenario.step_s
-        feeder = load_feeder(scenario.grid_source, n_homes=scenario.n_homes,
-                             seed=scenario.layout_seed, n_feeders=scenario.n_feeders,
-                             base_dir=Path(base_dir))
-        self.model = GridModel(feeder)
+    def init(self, sid, time_resolution=1.0, *, grid: dict, step_s: int = 900):
+        shared = shared_grid(GridConfig.from_dict(grid))
+        feeder = shared.feeder
+        self.step_s = int(step_s)
+        self.model = GridModel.of(shared)
         self.home_index = {hid: j for j, hid in enumerate(feeder.homes.index)}
         self.home_bus_row = feeder.net.bus.index.get_indexer(feeder.homes.bus.to_numpy())
-        self.trafo_ids = element_ids(feeder.net.trafo)
+        self.trafo_ids = list(shared.trafo_ids)
         self.p_kw = np.zeros(len(self.home_index))
         self.q_kvar = np.zeros(len(self.home_index))
         self.created: dict[str, str] = {}

@@ -40,17 +40,46 @@ from sims.homes.cems import (
     thermal_from_profile,
 )
 from sims.homes.cems.fallback import end_soc
+from sims.homes.config import CONTROLLED_LEVELS, HomesConfig
 from sims.homes.devices import HomeSpec
 from sims.homes.home_model import HomeModel
-from sims.homes.population import HomeSeries, day_appliances, forecast_series, run_timestamps
-from testbed.kpis import import_prices
-from testbed.scenario import Scenario
+from sims.homes.population import (
+    HomeSeries,
+    day_appliances,
+    draw_homes,
+    forecast_series,
+    home_series,
+    run_timestamps,
+)
+from sims.registry import content_key, shared
 
-CONTROLLED_LEVELS = ("cems", "market", "dso")
 OUTPUTS = ("p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw", "appliance_kw",
            "battery_kw", "soc", "controlled", "fallback", "limited_kw")
 # Below this many CEMS homes a day is planned in-process: a worker pool costs more than it saves.
 POOL_MIN_HOMES = 16
+
+
+def population(cfg: HomesConfig, home_ids: list[str], buses: list[int]
+               ) -> tuple[list[HomeSpec], HomeSeries]:
+    """The homes of a run and their uncontrolled series, drawn once per process.
+
+    Shared through :mod:`sims.registry` (read-only): the homes simulator, the profiles
+    simulator and the study layer of one process draw them once.
+
+    Parameters
+    ----------
+    cfg
+        The homes' parameters.
+    home_ids, buses
+        Home ids and their bus indices, in feeder order.
+    """
+    key = content_key("homes", cfg.to_dict(), list(home_ids), [int(b) for b in buses])
+
+    def build():
+        specs = draw_homes(cfg, list(home_ids), list(buses))
+        return specs, home_series(cfg, specs)
+
+    return shared("homes", key, build)
 
 
 @dataclass
@@ -67,26 +96,26 @@ class HomeFleet:
 
     Parameters
     ----------
-    scenario
-        The validated scenario (control level, tariff, forecasts, seed).
+    cfg
+        The homes' parameters (control level, tariff, forecasts, seed).
     homes
         The homes, in feeder order.
     series
         Their uncontrolled device series over the whole run (the actual values).
     """
 
-    def __init__(self, scenario: Scenario, homes: list[HomeSpec], series: HomeSeries):
-        self.scenario = scenario
+    def __init__(self, cfg: HomesConfig, homes: list[HomeSpec], series: HomeSeries):
+        self.cfg = cfg
         self.homes = homes
         self.series = series
         self.n = len(homes)
-        self.spd = scenario.steps_per_day
-        self.step_h = scenario.step_s / 3600.0
-        self.uncontrolled = [HomeModel(h, scenario.step_s) for h in homes]
+        self.spd = cfg.steps_per_day
+        self.step_h = cfg.step_s / 3600.0
+        self.uncontrolled = [HomeModel(h, cfg.step_s) for h in homes]
         self.cems_homes = [i for i, h in enumerate(homes)
-                           if h.cems and scenario.control in CONTROLLED_LEVELS]
+                           if h.cems and cfg.control in CONTROLLED_LEVELS]
         self.tan_phi = np.array([math.tan(math.acos(h.power_factor)) for h in homes])
-        self.timestamps = run_timestamps(scenario)
+        self.timestamps = run_timestamps(cfg)
         self.operators: dict[int, Operator] = {}
         self.appliance_kw = np.zeros((self.spd, self.n))
         self.day_plans: DayPlans | None = None
@@ -98,15 +127,15 @@ class HomeFleet:
     def _appliances_of_day(self, i: int, day: int) -> list[tuple[str, int]]:
         if not self.homes[i].smart_appliances:
             return []
-        return day_appliances(self.scenario, i, day, self.spd)
+        return day_appliances(self.cfg, i, day, self.spd)
 
     def cems_inputs(self, day: int) -> dict[int, CemsInput]:
         """The CEMS input of every CEMS home for a day (forecasts, devices, tariff, SoC)."""
         rows = slice(day * self.spd, (day + 1) * self.spd)
-        base_fc, pv_fc = forecast_series(self.scenario, self.series, day)
-        prices = import_prices(self.timestamps[rows], self.scenario.tariff)
-        tariff = Tariff(prices, self.scenario.tariff.export_eur_per_kwh,
-                        name=self.scenario.tariff.name)
+        base_fc, pv_fc = forecast_series(self.cfg, self.series, day)
+        prices = self.cfg.tariff.import_prices(self.timestamps[rows])
+        tariff = Tariff(prices, self.cfg.tariff.export_eur_per_kwh,
+                        name=self.cfg.tariff.name)
         inputs = {}
         for i in self.cems_homes:
             h = self.homes[i]
@@ -144,7 +173,7 @@ class HomeFleet:
         """Plan a day for every CEMS home (in parallel when there are many)."""
         inputs = self.cems_inputs(day)
         order = list(inputs)
-        workers = self.scenario.cems_workers
+        workers = self.cfg.cems_workers
         if workers > 1 and len(order) >= POOL_MIN_HOMES:
             if self._pool is None:
                 self._pool = CemsPool(workers)
@@ -152,7 +181,7 @@ class HomeFleet:
         else:
             plans = [plan_day(inputs[i]) for i in order]
         self.day_plans = DayPlans(day, inputs, dict(zip(order, plans, strict=True)))
-        replan = self.scenario.replan_every_steps or None
+        replan = self.cfg.replan_every_steps or None
         self.operators = {i: Operator(inputs[i], p, replan_every_steps=replan)
                           for i, p in self.day_plans.plans.items()}
         for i, p in self.day_plans.plans.items():
@@ -187,7 +216,7 @@ class HomeFleet:
         unknown = sorted(set(plans) - set(dp.plans))
         if unknown:
             raise ValueError(f"adopt_plans: homes without a CEMS plan on day {day}: {unknown}")
-        replan = self.scenario.replan_every_steps or None
+        replan = self.cfg.replan_every_steps or None
         for i, p in plans.items():
             dp.plans[i] = p
             self.operators[i] = Operator(dp.inputs[i], p, replan_every_steps=replan)
@@ -210,7 +239,7 @@ class HomeFleet:
         import copy
 
         rows = slice(day * self.spd, (day + 1) * self.spd)
-        base_fc, pv_fc = forecast_series(self.scenario, self.series, day)
+        base_fc, pv_fc = forecast_series(self.cfg, self.series, day)
         out = {}
         for i in homes:
             m = copy.deepcopy(self.uncontrolled[i])

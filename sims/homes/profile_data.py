@@ -24,6 +24,15 @@ PROFILE_YEAR = 2016
 ROWS_PER_DAY = 96
 PROFILE_STEP_S = 900
 PV_PROFILE = "PV3"  # one irradiance source per run; PV3 is a south-facing-like average profile
+#: simbench household profiles a home's base load is drawn from.
+BASE_PROFILES = ("H0-A", "H0-B", "H0-C", "H0-G", "H0-L")
+#: simbench home-charging profiles per charger rating [kW].
+EV_PROFILES = {3.7: ("HLS_A_3.7", "HLS_B_3.7", "HLS_C_3.7"), 11.0: ("HLS_A_11.0", "HLS_B_11.0")}
+#: simbench heat-pump profiles.
+HP_PROFILES = (
+    "Air_Alternative_1", "Air_Parallel_1", "Air_Semi-Parallel_1", "Soil_Alternative_1",
+    "Air_Alternative_2", "Air_Parallel_2", "Air_Semi-Parallel_2", "Soil_Alternative_2",
+)
 
 
 def _data_dir() -> Path:

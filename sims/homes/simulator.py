@@ -24,9 +24,8 @@ from pathlib import Path
 import mosaik_api_v3
 import numpy as np
 
-from sims.homes.fleet import OUTPUTS, HomeFleet
-from sims.homes.population import draw_homes, home_series
-from testbed.scenario import parse_scenario
+from sims.homes.config import HomesConfig
+from sims.homes.fleet import OUTPUTS, HomeFleet, population
 
 INPUTS = ("base_kw", "pv_kw", "ev_kw", "hp_kw")
 # From the aggregator simulator (control market and dso): the day whose final plans it has
@@ -53,14 +52,14 @@ class HomesSim(mosaik_api_v3.Simulator):
         self.created: list[str] = []
         self.last: dict[str, np.ndarray] = {}
 
-    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, home_ids: list[str],
+    def init(self, sid, time_resolution=1.0, *, homes: dict, home_ids: list[str],
              buses: list[int], out_dir: str | None = None, board: dict | None = None):
-        scenario = parse_scenario(scenario_toml, source="<scenario as run>")
-        self.step_s = scenario.step_s
+        cfg = HomesConfig.from_dict(homes)
+        self.step_s = cfg.step_s
         self.order = list(home_ids)
         self.index = {h: j for j, h in enumerate(self.order)}
-        specs = draw_homes(scenario, self.order, buses)
-        self.fleet = HomeFleet(scenario, specs, home_series(scenario, specs))
+        specs, series = population(cfg, self.order, buses)
+        self.fleet = HomeFleet(cfg, specs, series)
         if board is not None:  # in-process hand-over to the aggregator simulator
             board["fleet"] = self.fleet
         self.out_dir = Path(out_dir) if out_dir else None

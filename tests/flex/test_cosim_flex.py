@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from sims.dso.simulator import dso_grid_of
 from testbed.errors import ScenarioError
 from testbed.flex_kpis import FLEX_COLUMNS
 from testbed.results import read_run
 from testbed.run import compare_levels, loop_iteration_limit, portfolios, run_scenario
 from testbed.scenario import parse_scenario
+from testbed.world import dso_grid_of
 
 from ..conftest import ROOT, scenario_with
 
@@ -88,7 +88,7 @@ def test_an_order_never_congests_another_interval(runs):
     with the load flow; no interval green before is congested after."""
     d = runs["dso"]["dir"]
     prog = pd.read_parquet(d / "flex_prognosis.parquet")
-    grid, _ = dso_grid_of(runs["scenario"], d)
+    grid = dso_grid_of(runs["scenario"])
     cols = list(grid.home_ids)
     before = prog.pivot(index="step", columns="home_id", values="initial_kw")[cols].to_numpy()
     after = prog.pivot(index="step", columns="home_id", values="final_kw")[cols].to_numpy()
@@ -237,7 +237,7 @@ def test_mosaik_enforces_the_loop_limit(tmp_path, monkeypatch):
     iterations than allowed stops with mosaik's error (and a failed run folder), not a hang."""
     import json
 
-    import testbed.run as run_mod
+    import testbed.params as run_mod
 
     s = _scenario(tmp_path, "tight", limit=6.0, cems=0.8)
     monkeypatch.setattr(run_mod, "loop_iteration_limit", lambda scenario: 1)
