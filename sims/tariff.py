@@ -27,7 +27,7 @@ import pandas as pd
 
 from sims.config import Config
 
-__all__ = ["Tariff", "TouPeriod"]
+__all__ = ["Tariff", "TouPeriod", "price_matrix"]
 
 DAY_MIN = 1440
 
@@ -126,7 +126,7 @@ class Tariff(Config):
         Raises
         ------
         ValueError
-            A step starts in no period.
+            A step starts in no period, or a price is not finite.
         """
         starts = np.arange(n_steps) * (DAY_MIN / n_steps)
         k = np.searchsorted(self._starts, starts, side="right") - 1
@@ -137,7 +137,13 @@ class Tariff(Config):
             raise ValueError(f"tariff {self.name!r}: no period covers step {t} "
                              f"({starts[t]:.0f} min)")
         imp = np.array([self.periods[i].import_eur_per_kwh for i in k.tolist()])
-        return imp, np.full(n_steps, float(self.export_eur_per_kwh))
+        exp = np.full(n_steps, float(self.export_eur_per_kwh))
+        for name, arr in (("import", imp), ("export", exp)):
+            if not np.all(np.isfinite(arr)):
+                t = int(np.flatnonzero(~np.isfinite(arr))[0])
+                raise ValueError(f"tariff {self.name!r}: {name} price at step {t} is not "
+                                 f"finite ({arr[t]})")
+        return imp, exp
 
     def bill_eur(self, net_kw, step_h: float) -> float:
         """Bill of a day's net power [EUR]: import * import price - export * export price.
@@ -152,3 +158,19 @@ class Tariff(Config):
         net = np.asarray(net_kw, dtype=float)
         imp, exp = self.prices(net.size)
         return float(step_h * (imp @ np.maximum(net, 0.0) - exp @ np.maximum(-net, 0.0)))
+
+
+def price_matrix(tariffs, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Import and export prices of many homes, ``[n_homes, n_steps]`` each [EUR/kWh].
+
+    Parameters
+    ----------
+    tariffs
+        One :class:`Tariff` per home.
+    n_steps
+        Steps of the day.
+    """
+    prices = [t.prices(n_steps) for t in tariffs]
+    imp = np.array([p[0] for p in prices]).reshape(len(prices), n_steps)
+    exp = np.array([p[1] for p in prices]).reshape(len(prices), n_steps)
+    return imp, exp

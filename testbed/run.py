@@ -12,12 +12,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandapower as pp
 import pandas as pd
 
 from grids.networks.feeder import Feeder, element_ids
 from testbed import kpis as kpi
 from testbed.params import FLEX_LEVELS, loop_iteration_limit
+from testbed.prepared import PreparedRun, prepare
 from testbed.results import read_run, write_json
 from testbed.scenario import Scenario, parse_scenario, scenario_as_run_text
 from testbed.world import MOSAIK_VERSION, build_world, portfolios, scenario_feeder  # noqa: F401
@@ -87,7 +87,7 @@ def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
 
 
 def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = True,
-                 feeder: Feeder | None = None) -> RunResult:
+                 feeder: Feeder | None = None, prepared: PreparedRun | None = None) -> RunResult:
     """Run a scenario and write its results folder (see :mod:`testbed.results`).
 
     Parameters
@@ -97,9 +97,13 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     out_dir
         The run folder; created, must be empty or missing.
     progress
-        Show mosaik's progress bar.
+        Show a progress bar.
     feeder
-        The scenario's feeder if already loaded (it is checked either way).
+        Kept for callers that loaded the scenario's feeder already (:func:`scenario_feeder`);
+        the run uses the scenario's feeder, shared in the process, either way.
+    prepared
+        The scenario's :func:`testbed.prepared.prepare` (made, or found in this process, if
+        None): what a warm worker reuses across tasks.
 
     Returns
     -------
@@ -109,19 +113,20 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir}: output folder exists and is not empty")
-    feeder = feeder if feeder is not None else scenario_feeder(scenario)
+    prepared = prepared or prepare(scenario)
+    feeder = prepared.feeder
     out_dir.mkdir(parents=True, exist_ok=True)
     text = scenario_as_run_text(scenario)
     parse_scenario(text, source=out_dir / "scenario.toml")  # the file as run must reproduce it
     (out_dir / "scenario.toml").write_text(text)
-    pp.to_json(feeder.net, str(out_dir / "network.json"))
+    (out_dir / "network.json").write_text(prepared.network_json)
     meta = {"status": "running", "scenario": scenario.name, "control": scenario.control,
             "grid": feeder.name, "n_homes": len(feeder.homes), "n_steps": scenario.n_steps,
             "python": platform.python_version(), "mosaik": MOSAIK_VERSION}
     write_json(out_dir / "meta.json", meta)
     t_setup = time.perf_counter()
     try:
-        with build_world(scenario, feeder, out_dir) as world:
+        with build_world(scenario, out_dir, prepared=prepared) as world:
             t_world = time.perf_counter()
             world.run(until=scenario.n_steps * scenario.step_s, print_progress=progress)
     except BaseException as exc:

@@ -16,6 +16,7 @@ from sims.dso.grid_view import DsoGrid, dso_grid
 from sims.grid.network import shared_grid
 from sims.homes.fleet import OUTPUTS as HOME_OUTPUTS
 from testbed import params
+from testbed.prepared import PreparedRun, prepare
 from testbed.scenario import Scenario
 
 MOSAIK_VERSION = mosaik.__version__
@@ -52,9 +53,11 @@ def dso_grid_of(scenario: Scenario) -> DsoGrid:
     return dso_grid(shared_grid(params.grid_config(scenario)), cfg.limits, cfg.power_factor)
 
 
-def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: bool = False,
-                flush_every: int = 4) -> mosaik.World:
+def build_world(scenario: Scenario, out_dir: Path, *, prepared: PreparedRun | None = None,
+                debug: bool = False, flush_every: int = 4) -> mosaik.World:
     """Create the mosaik world of a run and connect its simulators.
+
+    ``prepared`` is the scenario's :func:`testbed.prepared.prepare` (made here if None).
 
     Profiles -> Homes -> Grid (Load entities); Homes, Grid and Transformer entities ->
     Collector. All simulators are time-based with the scenario's step.
@@ -66,9 +69,11 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
     homes operate after the day-ahead stage), and the DSO's monitor (a second DSO instance)
     fed by the Grid, Transformer and home entities. At ``market`` the DSO only validates.
     """
+    prepared = prepared or prepare(scenario)
+    feeder = prepared.feeder
     home_ids = feeder.homes.index.tolist()
     buses = [int(b) for b in feeder.homes.bus]
-    homes_cfg = params.homes_config(scenario).to_dict()
+    homes_cfg = prepared.homes.to_dict()
     flex = scenario.control in params.FLEX_LEVELS
     world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False,
                          max_loop_iterations=params.loop_iteration_limit(scenario))
@@ -100,24 +105,20 @@ def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: boo
     for t in trafos:
         world.connect(t, collector, "p_mw", "q_mvar", "loading_percent")
     if flex:
-        _connect_flex(world, scenario, feeder, out_dir, board, homes, grid, trafos)
+        _connect_flex(world, scenario, prepared, out_dir, board, homes, grid, trafos)
     return world
 
 
-def _connect_flex(world: mosaik.World, scenario: Scenario, feeder: Feeder, out_dir: Path,
-                  board: dict, homes: list, grid, trafos: list) -> None:
+def _connect_flex(world: mosaik.World, scenario: Scenario, prepared: PreparedRun,
+                  out_dir: Path, board: dict, homes: list, grid, trafos: list) -> None:
     """Start and connect the aggregators and the DSO (see :func:`build_world`)."""
-    from sims.dso.points import CongestionPoints
-    from sims.dso.topology import Topology
-
+    feeder = prepared.feeder
     grid_cfg = params.grid_config(scenario).to_dict()
     dso_cfg = params.dso_config(scenario).to_dict()
-    cps = CongestionPoints.of(feeder.net, Topology.of(feeder.net, feeder.homes)).of_homes(
-        feeder.homes.index.tolist())
     with world.group():
         agg_sim = world.start("Aggregator", aggregator=params.aggregator_config(scenario)
                               .to_dict(), board=board,
-                              congestion_points={h: list(p) for h, p in cps.items()},
+                              congestion_points=prepared.congestion_points(),
                               with_dso=True, out_dir=str(out_dir))
         dso_sim = world.start("Dso", dso=dso_cfg, grid=grid_cfg, board=board,
                               out_dir=str(out_dir))

@@ -12,7 +12,7 @@ import pytest
 
 from sims.grid.model import GridModel
 from testbed.results import read_run
-from testbed.run import build_world, run_scenario, scenario_feeder
+from testbed.run import build_world, run_scenario
 from testbed.scenario import load_scenario
 
 from .conftest import ROOT, small_scenario_text
@@ -94,8 +94,7 @@ def test_world_wiring_in_debug_mode(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(small_scenario_text(n_homes=4))
     s = load_scenario(path)
-    feeder = scenario_feeder(s)
-    with build_world(s, feeder, tmp_path / "run", debug=True) as world:
+    with build_world(s, tmp_path / "run", debug=True) as world:
         world.run(until=2 * 900, print_progress=False)
         graph = world.execution_graph
     # Nodes are (simulator id, time); keep the edges between different simulators.

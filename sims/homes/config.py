@@ -20,6 +20,11 @@ __all__ = ["CONTROLLED_LEVELS", "HomesConfig"]
 #: Control levels at which the homes with a CEMS are run by it.
 CONTROLLED_LEVELS = ("cems", "market", "dso")
 
+#: Fields that do not change the homes drawn or their uncontrolled series (every other field,
+#: including any added later, is part of the population's key, HomesConfig.population_key).
+NOT_IN_POPULATION = ("control", "tariff", "base_forecast_error", "pv_forecast_error",
+                     "replan_every_steps", "cems_workers")
+
 
 def _default_tariff() -> Tariff:
     return Tariff("flat", (TouPeriod(0, 1440, 0.25),), 0.05)
@@ -104,6 +109,10 @@ class HomesConfig(Config):
     def step_h(self) -> float:
         """Step length [h]."""
         return self.step_s / 3600.0
+
+    def population_key(self) -> dict:
+        """The fields the homes and their uncontrolled series are drawn from (JSON form)."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_IN_POPULATION}
 
     @property
     def controlled(self) -> bool:

@@ -33,7 +33,6 @@ from sims.homes.cems import (
     CemsPool,
     Operator,
     Plan,
-    Tariff,
     appliance_for_category,
     ev_sessions_from_profile,
     plan_day,
@@ -64,7 +63,8 @@ def population(cfg: HomesConfig, home_ids: list[str], buses: list[int]
     """The homes of a run and their uncontrolled series, drawn once per process.
 
     Shared through :mod:`sims.registry` (read-only): the homes simulator, the profiles
-    simulator and the study layer of one process draw them once.
+    simulator and the study layer of one process draw them once, and runs of the same
+    scenario at other control levels reuse them (:meth:`HomesConfig.population_key`).
 
     Parameters
     ----------
@@ -73,7 +73,7 @@ def population(cfg: HomesConfig, home_ids: list[str], buses: list[int]
     home_ids, buses
         Home ids and their bus indices, in feeder order.
     """
-    key = content_key("homes", cfg.to_dict(), list(home_ids), [int(b) for b in buses])
+    key = content_key("homes", cfg.population_key(), list(home_ids), [int(b) for b in buses])
 
     def build():
         specs = draw_homes(cfg, list(home_ids), list(buses))
@@ -133,9 +133,7 @@ class HomeFleet:
         """The CEMS input of every CEMS home for a day (forecasts, devices, tariff, SoC)."""
         rows = slice(day * self.spd, (day + 1) * self.spd)
         base_fc, pv_fc = forecast_series(self.cfg, self.series, day)
-        prices = self.cfg.tariff.import_prices(self.timestamps[rows])
-        tariff = Tariff(prices, self.cfg.tariff.export_eur_per_kwh,
-                        name=self.cfg.tariff.name)
+        tariff = self.cfg.tariff.for_times(self.timestamps[rows])
         inputs = {}
         for i in self.cems_homes:
             h = self.homes[i]

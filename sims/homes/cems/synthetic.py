@@ -88,7 +88,7 @@ def random_home(rng: np.random.Generator, index: int, n_steps: int = 96) -> Cems
     tariff = (
         tou_tariff(n_steps)
         if rng.random() < 0.7
-        else Tariff(np.full(n_steps, 0.25), 0.05, name="flat")
+        else Tariff.from_step_prices(np.full(n_steps, 0.25), 0.05, name="flat")
     )
     home = HomeSpec(
         home_id=f"H{index + 1:03d}",
