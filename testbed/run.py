@@ -1,7 +1,14 @@
 """Run one scenario: build the mosaik world, run it, write the results folder and its KPIs.
 
-A run is a function of the scenario (with its control level and days) and an output folder,
-with no global state, so that sweeps can call it from many processes.
+A run is a function of the scenario (with its control level and days) and an output folder.
+What it needs before the world starts is prepared once per process and reused
+(:func:`testbed.prepared.prepare`), so that a sweep's warm worker runs many tasks with little
+setup each.
+
+Stopping at a step boundary: :func:`request_stop` (safe in a signal handler) makes the run
+stop after the step being collected; every result table then holds the same steps,
+``meta.json`` says ``failed`` with the reason and :func:`run_scenario` raises
+:class:`sims.collector.simulator.RunStopped`.
 """
 
 from __future__ import annotations
@@ -9,18 +16,32 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from grids.networks.feeder import Feeder, element_ids
+from sims.collector.simulator import RunStopped, clear_stop, request_stop  # noqa: F401
 from testbed import kpis as kpi
-from testbed.params import FLEX_LEVELS, loop_iteration_limit
+from testbed.params import FLEX_LEVELS, loop_iteration_limit  # noqa: F401
 from testbed.prepared import PreparedRun, prepare
-from testbed.results import read_run, write_json
+from testbed.results import read_run, steps_written, write_json
 from testbed.scenario import Scenario, parse_scenario, scenario_as_run_text
-from testbed.world import MOSAIK_VERSION, build_world, portfolios, scenario_feeder  # noqa: F401
+from testbed.world import (  # noqa: F401  (scenario_feeder, portfolios: for callers)
+    MOSAIK_VERSION,
+    WorldOptions,
+    build_world,
+    close_world,
+    error_dir,
+    portfolios,
+    scenario_feeder,
+)
+
+
+class SimulatorFailed(RuntimeError):
+    """A simulator ended the run before its last step (in its own process, mosaik only logs
+    that and returns); the message names it and its error when known."""
 
 
 @dataclass
@@ -87,7 +108,8 @@ def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
 
 
 def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = True,
-                 feeder: Feeder | None = None, prepared: PreparedRun | None = None) -> RunResult:
+                 feeder: Feeder | None = None, prepared: PreparedRun | None = None,
+                 options: WorldOptions | None = None) -> RunResult:
     """Run a scenario and write its results folder (see :mod:`testbed.results`).
 
     Parameters
@@ -97,23 +119,36 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     out_dir
         The run folder; created, must be empty or missing.
     progress
-        Show a progress bar.
+        Show a progress bar that counts the steps.
     feeder
         Kept for callers that loaded the scenario's feeder already (:func:`scenario_feeder`);
         the run uses the scenario's feeder, shared in the process, either way.
     prepared
         The scenario's :func:`testbed.prepared.prepare` (made, or found in this process, if
-        None): what a warm worker reuses across tasks.
+        None). A warm worker that runs many tasks reuses, through it, the feeder, its
+        compiled load flow, the homes and their profiles: the setup left per task is the
+        world and the run folder (well under 0.5 s).
+    options
+        How the world is built (:class:`testbed.world.WorldOptions`: per-home coupling,
+        aggregators and DSO in their own processes); ``progress`` sets its ``progress``.
 
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    SimulatorFailed
+        A simulator ended the run early (``meta.json`` says ``failed`` with the reason).
+    sims.collector.simulator.RunStopped
+        :func:`request_stop` was called.
     """
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir}: output folder exists and is not empty")
     prepared = prepared or prepare(scenario)
+    options = replace(options or WorldOptions(), progress=progress)
     feeder = prepared.feeder
     out_dir.mkdir(parents=True, exist_ok=True)
     text = scenario_as_run_text(scenario)
@@ -124,16 +159,25 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
             "grid": feeder.name, "n_homes": len(feeder.homes), "n_steps": scenario.n_steps,
             "python": platform.python_version(), "mosaik": MOSAIK_VERSION}
     write_json(out_dir / "meta.json", meta)
+    clear_stop()
     t_setup = time.perf_counter()
+    t_world = t_run = t_setup
     try:
-        with build_world(scenario, out_dir, prepared=prepared) as world:
+        world = build_world(scenario, out_dir, prepared=prepared, options=options)
+        try:
             t_world = time.perf_counter()
-            world.run(until=scenario.n_steps * scenario.step_s, print_progress=progress)
+            world.run(until=scenario.n_steps * scenario.step_s, print_progress=False)
+            t_run = time.perf_counter()
+        finally:
+            close_world(world)
+        done = steps_written(out_dir)
+        if done < scenario.n_steps:
+            raise SimulatorFailed(_failure(out_dir, done, scenario.n_steps))
     except BaseException as exc:
         meta.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         write_json(out_dir / "meta.json", meta)
         raise
-    t_run = time.perf_counter()
+    t_close = time.perf_counter()
     kpis, per_home = compute_kpis(scenario, feeder, out_dir)
     if scenario.control in FLEX_LEVELS:
         kpis.update(write_flex_results(scenario, out_dir, kpis["homes.total_bill_eur"]))
@@ -141,10 +185,17 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     per_home.to_parquet(out_dir / "home_kpis.parquet", index=False)
     t_end = time.perf_counter()
     timings = {"setup_s": t_setup - t0, "world_s": t_world - t_setup, "run_s": t_run - t_world,
-               "kpis_s": t_end - t_run}
+               "close_s": t_close - t_run, "kpis_s": t_end - t_close}
     meta.update(status="complete", wall_s=t_end - t0, timings=timings)
     write_json(out_dir / "meta.json", meta)
     return RunResult(out_dir=out_dir, kpis=kpis, wall_s=t_end - t0, timings=timings)
+
+
+def _failure(out_dir: Path, done: int, n_steps: int) -> str:
+    """The line that says why a run stopped early (errors written by remote simulators)."""
+    lines = sorted(p.read_text().strip() for p in error_dir(out_dir).glob("*.error"))
+    why = "; ".join(lines) if lines else "a simulator stopped without an error message"
+    return f"the run stopped after {done} of {n_steps} steps: {why}"
 
 
 def kpi_table(kpis: dict[str, float]) -> str:

@@ -1,34 +1,108 @@
 """Build the mosaik world of a run: start the simulators with their parameters, connect them.
 
-The parameters come from :mod:`testbed.params`; every simulator takes JSON-serialisable
-parameters (see ``SIMULATORS.md``).
+Every simulator takes JSON-serialisable parameters (``SIMULATORS.md``), mapped from the
+scenario in :mod:`testbed.params`; the heavy inputs (feeder, load flow, homes) are found by the
+in-process simulators in the process registry, where :func:`testbed.prepared.prepare` put
+them.
+
+The fast path routes arrays: the homes' ``Fleet`` entity (one value per home, feeder order)
+feeds the grid's ``Grid`` entity (``p_kw``, ``q_kvar``) and the collector; the ``Grid`` entity
+feeds the collector (and the DSO's monitor). About twenty values cross mosaik per step.
+``WorldOptions(home_entities=True)`` couples the homes to the grid home by home instead
+(``Home`` -> ``Load`` entities, what a user's own home simulators would do); the results are
+the same.
+
+At control levels ``market`` and ``dso`` the homes, the aggregators and the DSO's day-ahead
+role are in one ``world.group()``: homes -> aggregators (``day_plans``), homes -> DSO
+(``unmanaged_kw``), aggregators -> DSO (prognoses, offers), DSO -> aggregators (weak:
+requests, orders, done), aggregators -> homes (weak: the final plans). The DSO's monitor (a
+second DSO instance) follows the grid at every step. ``WorldOptions(actors_in_process=False)``
+starts the aggregators and both DSO roles as their own processes (mosaik ``cmd:``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import mosaik
 import pandas as pd
 
-from grids.networks.feeder import Feeder, element_ids
+from grids.networks.feeder import Feeder
+from sims.collector.writer import GRID_INPUTS, HOME_COLUMNS
 from sims.dso.grid_view import DsoGrid, dso_grid
 from sims.grid.network import shared_grid
-from sims.homes.fleet import OUTPUTS as HOME_OUTPUTS
+from sims.process import ERROR_DIR_ENV
 from testbed import params
 from testbed.prepared import PreparedRun, prepare
 from testbed.scenario import Scenario
 
-MOSAIK_VERSION = mosaik.__version__
+__all__ = ["MOSAIK_VERSION", "WorldOptions", "build_world", "close_world", "dso_grid_of",
+           "error_dir", "portfolios", "scenario_feeder", "sim_config"]
 
-SIM_CONFIG = {
-    "Profiles": {"python": "sims.homes.profiles_simulator:ProfilesSim"},
+MOSAIK_VERSION = mosaik.__version__
+ROOT = Path(__file__).resolve().parent.parent
+
+IN_PROCESS = {
     "Homes": {"python": "sims.homes.simulator:HomesSim"},
     "Grid": {"python": "sims.grid.simulator:GridSim"},
     "Collector": {"python": "sims.collector.simulator:CollectorSim"},
     "Aggregator": {"python": "sims.aggregator.simulator:AggregatorSim"},
     "Dso": {"python": "sims.dso.simulator:DsoSim"},
 }
+#: Modules of the simulators that may run as their own processes (``python -m <module> addr``).
+REMOTE_MODULES = {"Aggregator": "sims.aggregator.simulator", "Dso": "sims.dso.simulator"}
+
+
+@dataclass(frozen=True)
+class WorldOptions:
+    """How a run's world is built (what is not a scenario field).
+
+    Attributes
+    ----------
+    home_entities
+        Couple homes and grid home by home (``Home`` -> ``Load``) instead of the arrays.
+    actors_in_process
+        Run the aggregators and the DSO in this process (``python:``); False starts them as
+        their own processes (``cmd:``).
+    progress
+        A progress bar that counts the steps.
+    flush_every
+        Steps between two flushes of the result tables (default: one hour of steps).
+    debug
+        Mosaik's debug mode (execution graph).
+    """
+
+    home_entities: bool = False
+    actors_in_process: bool = True
+    progress: bool = False
+    flush_every: int | None = None
+    debug: bool = False
+
+
+def error_dir(out_dir: Path) -> Path:
+    """Where simulators in their own processes write the line of an error (hidden folder)."""
+    return Path(out_dir) / ".errors"
+
+
+def sim_config(actors_in_process: bool = True, out_dir: Path | None = None) -> dict:
+    """Mosaik's simulator config: every simulator in-process, or the actors as processes.
+
+    A simulator in its own process writes the line of an error it raises into
+    :func:`error_dir` of ``out_dir`` (:mod:`sims.process`).
+    """
+    cfg = dict(IN_PROCESS)
+    if not actors_in_process:
+        path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+        env = {"PYTHONPATH": path}
+        if out_dir is not None:
+            env[ERROR_DIR_ENV] = str(error_dir(out_dir).resolve())
+        for name, module in REMOTE_MODULES.items():
+            cfg[name] = {"cmd": f"%(python)s -m {module} %(addr)s", "cwd": str(ROOT),
+                         "env": env}
+    return cfg
 
 
 def portfolios(home_ids: list[str], n_aggregators: int) -> list[list[str]]:
@@ -53,95 +127,126 @@ def dso_grid_of(scenario: Scenario) -> DsoGrid:
     return dso_grid(shared_grid(params.grid_config(scenario)), cfg.limits, cfg.power_factor)
 
 
+def _tolist(value):
+    """Arrays as lists, for a simulator in another process (mosaik sends JSON)."""
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
 def build_world(scenario: Scenario, out_dir: Path, *, prepared: PreparedRun | None = None,
-                debug: bool = False, flush_every: int = 4) -> mosaik.World:
-    """Create the mosaik world of a run and connect its simulators.
+                options: WorldOptions | None = None, debug: bool = False,
+                flush_every: int | None = None) -> mosaik.World:
+    """Create the mosaik world of a run and connect its simulators (module docstring).
 
-    ``prepared`` is the scenario's :func:`testbed.prepared.prepare` (made here if None).
-
-    Profiles -> Homes -> Grid (Load entities); Homes, Grid and Transformer entities ->
-    Collector. All simulators are time-based with the scenario's step.
-
-    At control levels ``market`` and ``dso``: the aggregators (one entity each, a part of the
-    feeder's homes, :func:`portfolios`) and the DSO's negotiation role in one
-    ``world.group()`` (aggregator -> DSO, DSO -> aggregator weak: the day-ahead same-time
-    loop, :mod:`sims.aggregator.simulator`), each aggregator -> its homes (``day_ready``, so the
-    homes operate after the day-ahead stage), and the DSO's monitor (a second DSO instance)
-    fed by the Grid, Transformer and home entities. At ``market`` the DSO only validates.
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    out_dir
+        The run folder.
+    prepared
+        The scenario's :func:`testbed.prepared.prepare` (made, or found, if None).
+    options
+        How to build it (:class:`WorldOptions`); ``debug`` and ``flush_every`` override its
+        fields of the same names.
     """
+    options = options or WorldOptions()
+    debug = debug or options.debug
+    flush_every = flush_every or options.flush_every or max(1, 3600 // scenario.step_s)
     prepared = prepared or prepare(scenario)
     feeder = prepared.feeder
     home_ids = feeder.homes.index.tolist()
-    buses = [int(b) for b in feeder.homes.bus]
-    homes_cfg = prepared.homes.to_dict()
     flex = scenario.control in params.FLEX_LEVELS
-    world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False,
+    world = mosaik.World(sim_config(options.actors_in_process, out_dir), debug=debug,
+                         skip_greetings=True, configure_logging=False,
                          max_loop_iterations=params.loop_iteration_limit(scenario))
-    board: dict | None = {} if flex else None  # in-process hand-over of the homes' fleet
-    profiles = world.start("Profiles", homes=homes_cfg, home_ids=home_ids, buses=buses)
-    homes_sim = world.start("Homes", homes=homes_cfg, home_ids=home_ids, buses=buses,
-                            out_dir=str(out_dir), board=board)
-    grid_sim = world.start("Grid", grid=params.grid_config(scenario).to_dict(),
-                           step_s=scenario.step_s)
-    collector_sim = world.start(
-        "Collector", out_dir=str(out_dir),
-        start=pd.Timestamp(scenario.start).isoformat(), timezone=scenario.timezone,
-        step_s=scenario.step_s, bus_ids=element_ids(feeder.net.bus),
-        line_ids=element_ids(feeder.net.line), trafo_ids=element_ids(feeder.net.trafo),
-        trafo_sn_mva=[float(x) for x in feeder.net.trafo.sn_mva], flush_every=flush_every)
-
-    n = len(home_ids)
-    prof = profiles.HomeProfile.create(n)
-    homes = homes_sim.Home.create(n)
-    loads = grid_sim.Load.create(n)
-    trafos = grid_sim.Transformer.create(len(feeder.net.trafo))
-    grid = grid_sim.Grid.create(1)[0]
-    collector = collector_sim.Collector.create(1)[0]
-    for src, home, load in zip(prof, homes, loads, strict=True):
-        world.connect(src, home, "base_kw", "pv_kw", "ev_kw", "hp_kw")
-        world.connect(home, load, "p_kw", "q_kvar")
-        world.connect(home, collector, *HOME_OUTPUTS)
-    world.connect(grid, collector, "vm_pu", "line_loading_percent", "losses_mw", "converged")
-    for t in trafos:
-        world.connect(t, collector, "p_mw", "q_mvar", "loading_percent")
+    homes_params = {"homes": prepared.homes.to_dict(), "home_ids": home_ids,
+                    "buses": [int(b) for b in feeder.homes.bus], "out_dir": str(out_dir),
+                    "wait_for_plans": flex}
     if flex:
-        _connect_flex(world, scenario, prepared, out_dir, board, homes, grid, trafos)
+        with world.group():
+            homes_sim = world.start("Homes", **homes_params)
+            agg_sim, dso_sim = _start_day_ahead(world, scenario, prepared, out_dir)
+    else:
+        homes_sim = world.start("Homes", **homes_params)
+    grid_sim = world.start("Grid", step_size=scenario.step_s)
+    collector_sim = world.start(
+        "Collector", out_dir=str(out_dir), start=pd.Timestamp(scenario.start).isoformat(),
+        timezone=scenario.timezone, step_s=scenario.step_s, home_ids=home_ids,
+        bus_ids=list(prepared.grid.bus_ids), line_ids=list(prepared.grid.line_ids),
+        trafo_ids=list(prepared.grid.trafo_ids),
+        trafo_sn_mva=[float(x) for x in feeder.net.trafo.sn_mva], flush_every=flush_every,
+        n_steps=scenario.n_steps, progress=options.progress)
+
+    fleet = homes_sim.Fleet.create(1)[0]
+    grid = grid_sim.Grid.create(1, grid=params.grid_config(scenario).to_dict())[0]
+    collector = collector_sim.Collector.create(1)[0]
+    if options.home_entities:
+        loads = {e.extra_info["home_id"]: e for e in grid.children if e.type == "Load"}
+        for home in homes_sim.Home.create(len(home_ids)):
+            world.connect(home, loads[home.eid], "p_kw", "q_kvar")
+    else:
+        world.connect(fleet, grid, "p_kw", "q_kvar")
+    world.connect(fleet, collector, *HOME_COLUMNS)
+    world.connect(grid, collector, *GRID_INPUTS)
+    if flex:
+        _connect_day_ahead(world, scenario, options, fleet, agg_sim, dso_sim, home_ids)
+        _connect_monitor(world, scenario, options, fleet, grid, out_dir)
     return world
 
 
-def _connect_flex(world: mosaik.World, scenario: Scenario, prepared: PreparedRun,
-                  out_dir: Path, board: dict, homes: list, grid, trafos: list) -> None:
-    """Start and connect the aggregators and the DSO (see :func:`build_world`)."""
-    feeder = prepared.feeder
-    grid_cfg = params.grid_config(scenario).to_dict()
-    dso_cfg = params.dso_config(scenario).to_dict()
-    with world.group():
-        agg_sim = world.start("Aggregator", aggregator=params.aggregator_config(scenario)
-                              .to_dict(), board=board,
-                              congestion_points=prepared.congestion_points(),
-                              with_dso=True, out_dir=str(out_dir))
-        dso_sim = world.start("Dso", dso=dso_cfg, grid=grid_cfg, board=board,
-                              out_dir=str(out_dir))
+def _start_day_ahead(world: mosaik.World, scenario: Scenario, prepared: PreparedRun,
+                     out_dir: Path):
+    """Start the aggregators and the DSO's negotiation role (inside the homes' group)."""
+    agg_sim = world.start("Aggregator", aggregator=params.aggregator_config(scenario).to_dict(),
+                          congestion_points=prepared.congestion_points(), with_dso=True,
+                          out_dir=str(out_dir))
+    dso_sim = world.start("Dso", dso=params.dso_config(scenario).to_dict(),
+                          grid=params.grid_config(scenario).to_dict(), out_dir=str(out_dir))
+    return agg_sim, dso_sim
+
+
+def _connect_day_ahead(world: mosaik.World, scenario: Scenario, options: WorldOptions, fleet,
+                       agg_sim, dso_sim, home_ids: list[str]) -> None:
+    """Homes, aggregators and the DSO's day-ahead role: the same-time loop."""
     dso = dso_sim.Dso.create(1)[0]
-    by_id = {h.eid: h for h in homes}
-    for part in portfolios(feeder.homes.index.tolist(), scenario.flex_aggregators):
+    world.connect(fleet, dso, "unmanaged_kw")
+    for part in portfolios(home_ids, scenario.flex_aggregators):
         agg = agg_sim.Aggregator.create(1, home_ids=part)[0]
+        world.connect(fleet, agg, "day_plans")
         world.connect(agg, dso, ("to_dso", "from_agg"))
         world.connect(dso, agg, ("to_agg", "from_dso"), weak=True)
-        for h in part:
-            world.connect(agg, by_id[h], "day_ready")
-    mon_sim = world.start("Dso", dso=dso_cfg, grid=grid_cfg, out_dir=str(out_dir))
+        world.connect(agg, fleet, "plans", weak=True)
+
+
+def _connect_monitor(world: mosaik.World, scenario: Scenario, options: WorldOptions, fleet,
+                     grid, out_dir: Path) -> None:
+    """The DSO's operation monitor, after the grid at every step."""
+    mon_sim = world.start("Dso", dso=params.dso_config(scenario).to_dict(),
+                          grid=params.grid_config(scenario).to_dict(), out_dir=str(out_dir))
     mon = mon_sim.DsoMonitor.create(1)[0]
-    world.connect(grid, mon, "vm_pu", "line_loading_percent", "converged")
-    for t in trafos:
-        world.connect(t, mon, ("loading_percent", "trafo_loading_percent"))
-    for h in homes:
-        world.connect(h, mon, "p_kw")
-        # caps of step k apply at step k + 1. Mosaik warns about an event-based output into a
-        # time-based input; harmless here: the monitor steps at every step (the grid feeds it)
-        # and always sends dso_caps (empty when free), so each home step sees a fresh value.
-        if scenario.emergency_limitation:
-            world.connect(mon, h, "dso_caps", time_shifted=True,
-                          initial_data={"dso_caps": {}})
+    arrays = {} if options.actors_in_process else {"transform": _tolist}
+    world.connect(grid, mon, "vm_pu", "line_loading_percent", "converged",
+                  ("trafo_loading_percent", "trafo_loading_percent"), **arrays)
+    world.connect(fleet, mon, "p_kw", **arrays)
+    if scenario.emergency_limitation:
+        # the caps set at step k apply at step k + 1: shifted by one step, they arrive at the
+        # homes' next step (a trigger, so no initial value is needed)
+        world.connect(mon, fleet, "dso_caps", time_shifted=scenario.step_s)
 
 
+def close_world(world: mosaik.World) -> None:
+    """Shut a world down, also after a failed run: its pending tasks are cancelled first.
+
+    After a simulator raised, mosaik's other simulator tasks are still pending; closing the
+    event loop with them would print "Task was destroyed but it is pending!" for each. The
+    simulators are then stopped (``finalize``: the tables are written) and the loop closed.
+    """
+    loop = world.loop
+    if loop.is_closed():
+        return
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    world.shutdown()

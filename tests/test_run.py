@@ -90,7 +90,8 @@ def test_same_scenario_same_results_bit_for_bit(tmp_path):
 
 
 def test_world_wiring_in_debug_mode(tmp_path):
-    """Profiles -> Homes -> Grid -> Collector at every step, as mosaik's own tests check."""
+    """Homes -> Grid -> Collector at every step, as mosaik's own tests check (the profiles
+    stay inside the homes' fleet: no Profiles simulator)."""
     path = tmp_path / "s.toml"
     path.write_text(small_scenario_text(n_homes=4))
     s = load_scenario(path)
@@ -101,8 +102,8 @@ def test_world_wiring_in_debug_mode(tmp_path):
     edges = {(a[0], str(a[1]), b[0], str(b[1])) for a, b in graph.edges if a[0] != b[0]}
     expected = set()
     for t in ("0", "900"):
-        expected |= {("Profiles-0", t, "Homes-0", t), ("Homes-0", t, "Grid-0", t),
-                     ("Homes-0", t, "Collector-0", t), ("Grid-0", t, "Collector-0", t)}
+        expected |= {("Homes-0", t, "Grid-0", t), ("Homes-0", t, "Collector-0", t),
+                     ("Grid-0", t, "Collector-0", t)}
     assert edges == expected
     homes = pd.read_parquet(tmp_path / "run" / "homes.parquet")
     assert homes.shape[0] == 2 * 4
