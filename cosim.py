@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from testbed.errors import USER_ERRORS
+from testbed.errors import USER_ERRORS, RunStopped, SimulatorFailed
 from testbed.scenario import CONTROL_LEVELS, DEFAULT_SCENARIO, load_scenario
 
 
@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--control", choices=CONTROL_LEVELS,
                      help="control level (overrides the scenario)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--actors", choices=("inprocess", "process"), default="inprocess",
+                     help="run the aggregators and the DSO in this process (default) or each "
+                     "in its own process (mosaik cmd: simulators)")
     cmp = sub.add_parser("compare", help="run a scenario at several control levels and "
                          "compare their KPIs side by side")
     cmp.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO,
@@ -42,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", type=Path, help="folder holding one run folder per level "
                      "(default: runs/<name>-compare-<timestamp>)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp.add_argument("--actors", choices=("inprocess", "process"), default="inprocess",
+                     help="the aggregators and the DSO in this process or in their own")
     return p
 
 
@@ -63,7 +68,15 @@ def main(argv: list[str] | None = None) -> int:
                                  f"(got {args.start!r})") from None
         if overrides:
             scenario = scenario.with_overrides(**overrides)
-        from testbed.run import compare_levels, kpi_table, run_scenario, scenario_feeder
+        from testbed.run import (
+            WorldOptions,
+            compare_levels,
+            kpi_table,
+            run_scenario,
+            scenario_feeder,
+        )
+
+        options = WorldOptions(actors_in_process=args.actors == "inprocess")
 
         if args.command == "compare":
             levels = [x.strip() for x in args.levels.split(",") if x.strip()]
@@ -74,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                                               f"{dt.datetime.now():%Y%m%d-%H%M%S}")
             print(f"cosim: {scenario.name}: levels {', '.join(levels)} -> {out}",
                   file=sys.stderr)
-            table = compare_levels(scenario, levels, out, progress=not args.quiet)
+            table = compare_levels(scenario, levels, out, progress=not args.quiet,
+                                   options=options)
             with pd.option_context("display.float_format", "{:,.4f}".format,
                                    "display.width", 120):
                 print(table.to_string())
@@ -87,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cosim: {scenario.name}: {feeder.name}, {len(feeder.homes)} homes, "
               f"{scenario.days} day(s) from {scenario.start} at {scenario.step_s} s, "
               f"control {scenario.control} -> {out}", file=sys.stderr)
-        result = run_scenario(scenario, out, progress=not args.quiet, feeder=feeder)
+        result = run_scenario(scenario, out, progress=not args.quiet, feeder=feeder,
+                              options=options)
+    except (SimulatorFailed, RunStopped) as exc:
+        print(f"cosim: error: {exc}", file=sys.stderr)
+        return 1
     except USER_ERRORS as exc:
         print(f"cosim: error: {exc}", file=sys.stderr)
         return 2

@@ -26,14 +26,6 @@ import pyarrow.parquet as pq
 __all__ = ["DayTable", "consolidate", "publish", "write_hidden"]
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_hidden(table: pa.Table, final: Path) -> Path:
     """Write ``table`` under a hidden temporary name next to ``final``, on disk; return it.
 
@@ -48,31 +40,36 @@ def write_hidden(table: pa.Table, final: Path) -> Path:
 
 
 def publish(moves: list[tuple[Path, Path]]) -> None:
-    """Rename each written temporary file to its final name, then sync the folders."""
+    """Rename each written temporary file (already on disk) to its final name.
+
+    The renames are atomic; a kill of the process never leaves a half-written part. (The
+    folders are not synced: a rename lost to a crash of the machine itself leaves the part
+    missing, never truncated.)
+    """
     for tmp, final in moves:
         os.replace(tmp, final)
-    for folder in {final.parent for _, final in moves}:
-        _fsync_dir(folder)
 
 
-def consolidate(path: Path, empty: pd.DataFrame | None = None) -> None:
+def consolidate(path: Path, empty: pd.DataFrame | None = None,
+                table: pa.Table | None = None) -> None:
     """Replace a folder of Parquet part files by one file with the same name.
 
     A file already consolidated is left alone. A folder without parts (or no folder) becomes
-    ``empty`` when given (a table with its columns and no row), else disappears.
+    ``empty`` when given (a table with its columns and no row), else disappears. ``table``,
+    when given, is the whole table (the caller kept it): the parts are not read back.
 
     The folder is first renamed to a hidden name, so that at every moment the table reads
     (folder, or file) whatever kills the process.
     """
     if path.is_file():
         return
-    parts = sorted(path.glob("part-*.parquet")) if path.is_dir() else []
-    if parts:
-        table = pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive")
-    elif empty is not None:
-        table = pa.Table.from_pandas(empty, preserve_index=False)
-    else:
-        table = None
+    if table is None:
+        parts = sorted(path.glob("part-*.parquet")) if path.is_dir() else []
+        if parts:
+            table = pa.concat_tables([pq.read_table(p) for p in parts],
+                                     promote_options="permissive")
+        elif empty is not None:
+            table = pa.Table.from_pandas(empty, preserve_index=False)
     tmp = write_hidden(table, path) if table is not None else None
     if path.is_dir():
         hidden = path.parent / f".{path.name}.parts"

@@ -8,13 +8,14 @@ setup each.
 Stopping at a step boundary: :func:`request_stop` (safe in a signal handler) makes the run
 stop after the step being collected; every result table then holds the same steps,
 ``meta.json`` says ``failed`` with the reason and :func:`run_scenario` raises
-:class:`sims.collector.simulator.RunStopped`.
+:class:`sims.errors.RunStopped`.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,24 +25,22 @@ import pandas as pd
 from grids.networks.feeder import Feeder, element_ids
 from sims.collector.simulator import RunStopped, clear_stop, request_stop  # noqa: F401
 from testbed import kpis as kpi
+from testbed.errors import SimulatorFailed
 from testbed.params import FLEX_LEVELS, loop_iteration_limit  # noqa: F401
 from testbed.prepared import PreparedRun, prepare
 from testbed.results import read_run, steps_written, write_json
 from testbed.scenario import Scenario, parse_scenario, scenario_as_run_text
 from testbed.world import (  # noqa: F401  (scenario_feeder, portfolios: for callers)
     MOSAIK_VERSION,
+    REMOTE_SIMS,
     WorldOptions,
     build_world,
-    close_world,
-    error_dir,
     portfolios,
+    run_world,
     scenario_feeder,
+    status_dir,
+    wait_for_remote,
 )
-
-
-class SimulatorFailed(RuntimeError):
-    """A simulator ended the run before its last step (in its own process, mosaik only logs
-    that and returns); the message names it and its error when known."""
 
 
 @dataclass
@@ -140,7 +139,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     ------
     SimulatorFailed
         A simulator ended the run early (``meta.json`` says ``failed`` with the reason).
-    sims.collector.simulator.RunStopped
+    sims.errors.RunStopped
         :func:`request_stop` was called.
     """
     t0 = time.perf_counter()
@@ -161,18 +160,16 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     write_json(out_dir / "meta.json", meta)
     clear_stop()
     t_setup = time.perf_counter()
-    t_world = t_run = t_setup
     try:
         world = build_world(scenario, out_dir, prepared=prepared, options=options)
-        try:
-            t_world = time.perf_counter()
-            world.run(until=scenario.n_steps * scenario.step_s, print_progress=False)
-            t_run = time.perf_counter()
-        finally:
-            close_world(world)
+        t_world = time.perf_counter()
+        ran = run_world(world, scenario.n_steps * scenario.step_s)
         done = steps_written(out_dir)
         if done < scenario.n_steps:
             raise SimulatorFailed(_failure(out_dir, done, scenario.n_steps))
+        if not options.actors_in_process and scenario.control in FLEX_LEVELS:
+            wait_for_remote(out_dir, REMOTE_SIMS)  # their tables are written
+            shutil.rmtree(status_dir(out_dir), ignore_errors=True)
     except BaseException as exc:
         meta.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         write_json(out_dir / "meta.json", meta)
@@ -184,8 +181,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     write_json(out_dir / "kpis.json", kpis)
     per_home.to_parquet(out_dir / "home_kpis.parquet", index=False)
     t_end = time.perf_counter()
-    timings = {"setup_s": t_setup - t0, "world_s": t_world - t_setup, "run_s": t_run - t_world,
-               "close_s": t_close - t_run, "kpis_s": t_end - t_close}
+    timings = {"setup_s": t_setup - t0, "world_s": t_world - t_setup, **ran,
+               "kpis_s": t_end - t_close}
     meta.update(status="complete", wall_s=t_end - t0, timings=timings)
     write_json(out_dir / "meta.json", meta)
     return RunResult(out_dir=out_dir, kpis=kpis, wall_s=t_end - t0, timings=timings)
@@ -193,7 +190,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
 
 def _failure(out_dir: Path, done: int, n_steps: int) -> str:
     """The line that says why a run stopped early (errors written by remote simulators)."""
-    lines = sorted(p.read_text().strip() for p in error_dir(out_dir).glob("*.error"))
+    lines = sorted(p.read_text().strip() for p in status_dir(out_dir).glob("*.error"))
     why = "; ".join(lines) if lines else "a simulator stopped without an error message"
     return f"the run stopped after {done} of {n_steps} steps: {why}"
 
@@ -212,7 +209,7 @@ def kpi_table(kpis: dict[str, float]) -> str:
 
 
 def compare_levels(scenario: Scenario, levels: list[str], out_dir: str | Path, *,
-                   progress: bool = True) -> pd.DataFrame:
+                   progress: bool = True, options: WorldOptions | None = None) -> pd.DataFrame:
     """Run a scenario at several control levels and put their KPIs side by side.
 
     Each level runs into ``out_dir/<level>/`` (a complete run folder of the results
@@ -226,6 +223,8 @@ def compare_levels(scenario: Scenario, levels: list[str], out_dir: str | Path, *
         Control levels, e.g. ``["none", "cems"]``.
     out_dir
         Folder of the comparison (created; must not hold these levels yet).
+    progress, options
+        As for :func:`run_scenario`.
 
     Returns
     -------
@@ -236,7 +235,7 @@ def compare_levels(scenario: Scenario, levels: list[str], out_dir: str | Path, *
     columns = {}
     for level in levels:
         result = run_scenario(scenario.with_overrides(control=level), out_dir / level,
-                              progress=progress)
+                              progress=progress, options=options)
         columns[level] = {**result.kpis, "wall_s": result.wall_s}
     table = pd.DataFrame(columns)
     table.index.name = "kpi"

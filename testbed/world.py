@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,13 +35,14 @@ from grids.networks.feeder import Feeder
 from sims.collector.writer import GRID_INPUTS, HOME_COLUMNS
 from sims.dso.grid_view import DsoGrid, dso_grid
 from sims.grid.network import shared_grid
-from sims.process import ERROR_DIR_ENV
+from sims.process import STATUS_DIR_ENV
 from testbed import params
 from testbed.prepared import PreparedRun, prepare
 from testbed.scenario import Scenario
 
 __all__ = ["MOSAIK_VERSION", "WorldOptions", "build_world", "close_world", "dso_grid_of",
-           "error_dir", "portfolios", "scenario_feeder", "sim_config"]
+           "portfolios", "run_world", "scenario_feeder", "sim_config", "status_dir",
+           "wait_for_remote"]
 
 MOSAIK_VERSION = mosaik.__version__
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,26 +84,45 @@ class WorldOptions:
     debug: bool = False
 
 
-def error_dir(out_dir: Path) -> Path:
-    """Where simulators in their own processes write the line of an error (hidden folder)."""
-    return Path(out_dir) / ".errors"
+#: Simulator ids of the actors when they run as their own processes.
+REMOTE_SIMS = ("Aggregator-0", "Dso-0", "Dso-1")
+
+
+def status_dir(out_dir: Path) -> Path:
+    """Where simulators in their own processes write the line of an error and that they are
+    done (:mod:`sims.process`): a hidden folder of the run."""
+    return Path(out_dir) / ".sims"
+
+
+def wait_for_remote(out_dir: Path, sids, timeout_s: float = 60.0) -> None:
+    """Wait until every simulator ``sids`` of another process has written its tables (or
+    failed), at most ``timeout_s``."""
+    folder = status_dir(out_dir)
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if all((folder / f"{s}.done").exists() or (folder / f"{s}.error").exists()
+               for s in sids):
+            return
+        time.sleep(0.02)
 
 
 def sim_config(actors_in_process: bool = True, out_dir: Path | None = None) -> dict:
     """Mosaik's simulator config: every simulator in-process, or the actors as processes.
 
-    A simulator in its own process writes the line of an error it raises into
-    :func:`error_dir` of ``out_dir`` (:mod:`sims.process`).
+    A simulator in its own process writes the line of an error it raises, and that it is
+    done, into :func:`status_dir` of ``out_dir`` (:mod:`sims.process`).
     """
     cfg = dict(IN_PROCESS)
     if not actors_in_process:
         path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
         env = {"PYTHONPATH": path}
         if out_dir is not None:
-            env[ERROR_DIR_ENV] = str(error_dir(out_dir).resolve())
+            env[STATUS_DIR_ENV] = str(status_dir(out_dir).resolve())
         for name, module in REMOTE_MODULES.items():
+            # not terminated by mosaik: the process ends by itself after stop, once its
+            # tables are written and its CEMS workers stopped (sims.process)
             cfg[name] = {"cmd": f"%(python)s -m {module} %(addr)s", "cwd": str(ROOT),
-                         "env": env}
+                         "env": env, "auto_terminate": False}
     return cfg
 
 
@@ -153,12 +174,23 @@ def build_world(scenario: Scenario, out_dir: Path, *, prepared: PreparedRun | No
     debug = debug or options.debug
     flush_every = flush_every or options.flush_every or max(1, 3600 // scenario.step_s)
     prepared = prepared or prepare(scenario)
-    feeder = prepared.feeder
-    home_ids = feeder.homes.index.tolist()
-    flex = scenario.control in params.FLEX_LEVELS
     world = mosaik.World(sim_config(options.actors_in_process, out_dir), debug=debug,
                          skip_greetings=True, configure_logging=False,
                          max_loop_iterations=params.loop_iteration_limit(scenario))
+    try:
+        _wire(world, scenario, prepared, out_dir, options, flush_every)
+    except BaseException:
+        close_world(world)  # a simulator that failed to start: stop those started
+        raise
+    return world
+
+
+def _wire(world: mosaik.World, scenario: Scenario, prepared: PreparedRun, out_dir: Path,
+          options: WorldOptions, flush_every: int) -> None:
+    """Start the simulators, create their entities and connect them (see :func:`build_world`)."""
+    feeder = prepared.feeder
+    home_ids = feeder.homes.index.tolist()
+    flex = scenario.control in params.FLEX_LEVELS
     homes_params = {"homes": prepared.homes.to_dict(), "home_ids": home_ids,
                     "buses": [int(b) for b in feeder.homes.bus], "out_dir": str(out_dir),
                     "wait_for_plans": flex}
@@ -191,16 +223,17 @@ def build_world(scenario: Scenario, out_dir: Path, *, prepared: PreparedRun | No
     if flex:
         _connect_day_ahead(world, scenario, options, fleet, agg_sim, dso_sim, home_ids)
         _connect_monitor(world, scenario, options, fleet, grid, out_dir)
-    return world
 
 
 def _start_day_ahead(world: mosaik.World, scenario: Scenario, prepared: PreparedRun,
                      out_dir: Path):
     """Start the aggregators and the DSO's negotiation role (inside the homes' group)."""
-    agg_sim = world.start("Aggregator", aggregator=params.aggregator_config(scenario).to_dict(),
+    agg_sim = world.start("Aggregator", sim_id=REMOTE_SIMS[0],
+                          aggregator=params.aggregator_config(scenario).to_dict(),
                           congestion_points=prepared.congestion_points(), with_dso=True,
                           out_dir=str(out_dir))
-    dso_sim = world.start("Dso", dso=params.dso_config(scenario).to_dict(),
+    dso_sim = world.start("Dso", sim_id=REMOTE_SIMS[1],
+                          dso=params.dso_config(scenario).to_dict(),
                           grid=params.grid_config(scenario).to_dict(), out_dir=str(out_dir))
     return agg_sim, dso_sim
 
@@ -221,7 +254,8 @@ def _connect_day_ahead(world: mosaik.World, scenario: Scenario, options: WorldOp
 def _connect_monitor(world: mosaik.World, scenario: Scenario, options: WorldOptions, fleet,
                      grid, out_dir: Path) -> None:
     """The DSO's operation monitor, after the grid at every step."""
-    mon_sim = world.start("Dso", dso=params.dso_config(scenario).to_dict(),
+    mon_sim = world.start("Dso", sim_id=REMOTE_SIMS[2],
+                          dso=params.dso_config(scenario).to_dict(),
                           grid=params.grid_config(scenario).to_dict(), out_dir=str(out_dir))
     mon = mon_sim.DsoMonitor.create(1)[0]
     arrays = {} if options.actors_in_process else {"transform": _tolist}
@@ -234,19 +268,36 @@ def _connect_monitor(world: mosaik.World, scenario: Scenario, options: WorldOpti
         world.connect(mon, fleet, "dso_caps", time_shifted=scenario.step_s)
 
 
-def close_world(world: mosaik.World) -> None:
-    """Shut a world down, also after a failed run: its pending tasks are cancelled first.
+def run_world(world: mosaik.World, until: int) -> dict[str, float]:
+    """Run a world to ``until`` and shut it down, also when a simulator fails.
 
-    After a simulator raised, mosaik's other simulator tasks are still pending; closing the
-    event loop with them would print "Task was destroyed but it is pending!" for each. The
-    simulators are then stopped (``finalize``: the tables are written) and the loop closed.
+    Returns the seconds of ``world.run`` (``run_s``) and of the shutdown (``close_s``: the
+    simulators' ``finalize``, the result tables consolidated).
+
+    After a simulator raised, mosaik's other simulator tasks (and the tasks they wait on) are
+    still pending; closing the event loop with them would print "Task was destroyed but it
+    is pending!" for each. The tasks the run started are therefore cancelled (not those that
+    existed before it: the channels to simulators in other processes, which their shutdown
+    needs), then the simulators are stopped (``finalize``: the tables are written) and the
+    loop closed (:func:`close_world`).
     """
     loop = world.loop
-    if loop.is_closed():
-        return
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    world.shutdown()
+    before = set(asyncio.all_tasks(loop))
+    t0 = t1 = time.perf_counter()
+    try:
+        world.run(until=until, print_progress=False, shutdown=False)
+        t1 = time.perf_counter()
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if t not in before and not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        close_world(world)
+    return {"run_s": t1 - t0, "close_s": time.perf_counter() - t1}
+
+
+def close_world(world: mosaik.World) -> None:
+    """Stop the simulators of a world (``finalize``) and close its loop, once."""
+    if not world.loop.is_closed():
+        world.shutdown()

@@ -26,7 +26,7 @@ import mosaik_api_v3
 import pandas as pd
 
 from sims.collector.writer import GRID_INPUTS, HOME_COLUMNS, ResultsWriter
-from sims.errors import SimsError
+from sims.errors import RunStopped
 
 __all__ = ["CollectorSim", "RunStopped", "clear_stop", "request_stop"]
 
@@ -38,10 +38,6 @@ META = {
 }
 
 _STOP = threading.Event()
-
-
-class RunStopped(SimsError):
-    """The run was asked to stop (:func:`request_stop`); every table holds the same steps."""
 
 
 def request_stop() -> None:

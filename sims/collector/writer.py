@@ -8,10 +8,14 @@ lines and transformers in the network's row order.
 :meth:`ResultsWriter.add_step` copies one step's arrays into preallocated column buffers (no
 per-step DataFrame); every ``flush_every`` steps the buffered steps of *all* tables are turned
 into Arrow tables and written as one part file per table, on a background thread, through
-hidden temporary names, flushed to disk and renamed together (:mod:`sims.tables`). So after a
-crash or a kill each table reads, and every table holds the same steps (up to the few
-microseconds in which one flush's renames happen). :meth:`ResultsWriter.close` writes what
-is left and turns each table's folder of parts into one file.
+hidden temporary names, flushed to disk (``fsync``) and renamed together
+(:mod:`sims.tables`). So after a crash or a kill each table reads, and every table holds the
+same steps (up to the few microseconds in which one flush's renames happen).
+
+:meth:`ResultsWriter.close` writes one file per table from the steps it kept in memory (up
+to :data:`RETAIN_BYTES`; beyond, it reads the parts back): the flushes still queued then are
+not written as parts (the run is ending; the final files hold every step), so a fast run does
+not wait for a hundred ``fsync`` calls.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from sims.tables import consolidate, publish, write_hidden
 __all__ = ["GRID_INPUTS", "HOME_COLUMNS", "TABLES", "ResultsWriter"]
 
 TABLES = ("homes", "buses", "lines", "transformer", "grid")
+#: Buffered steps kept in memory for the final files (beyond, the parts are read back).
+RETAIN_BYTES = 256 << 20
 #: Columns of the homes table after ``time, home_id`` (the homes' outputs of the same names).
 HOME_COLUMNS = ("p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw", "appliance_kw",
                 "battery_kw", "soc", "controlled", "fallback", "limited_kw")
@@ -85,6 +91,8 @@ class ResultsWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="results") \
             if background else None
         self._pending: list[Future] = []
+        self._kept: list[tuple] | None = []  # every flushed job, while small enough
+        self._kept_bytes = 0
         self._new_buffers()
 
     def _new_buffers(self) -> None:
@@ -138,6 +146,11 @@ class ResultsWriter:
         self.parts += 1
         self.steps_written += self.k
         self._new_buffers()
+        if self._kept is not None:
+            self._kept.append(job)
+            self._kept_bytes += sum(a.nbytes for a in job[2].values())
+            if self._kept_bytes > RETAIN_BYTES:
+                self._kept = None
         if self._pool is None:
             self._write(*job)
         else:
@@ -197,13 +210,32 @@ class ResultsWriter:
         self._pending.clear()
 
     def close(self) -> None:
-        """Flush, wait for the writer, then turn each table's parts into one file."""
+        """Flush, then write each table as one file (see the module docstring)."""
         try:
             self.flush()
-            self.wait()
+            if self._kept is not None:
+                for f in self._pending:
+                    f.cancel()  # not started yet: the final files hold these steps
+                for f in self._pending:
+                    if not f.cancelled():
+                        f.result()
+                self._pending.clear()
+            else:
+                self.wait()
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+        whole = self._whole_tables() if self._kept is not None else {}
         for table in TABLES:
-            consolidate(self.out_dir / f"{table}.parquet")
+            consolidate(self.out_dir / f"{table}.parquet", table=whole.get(table))
+
+    def _whole_tables(self) -> dict[str, pa.Table]:
+        """Every table from the kept steps (empty if no step was collected)."""
+        jobs = self._kept
+        if not jobs:
+            return {}
+        k = sum(j[0] for j in jobs)
+        times = np.concatenate([j[1][:j[0]] for j in jobs])
+        buf = {c: np.concatenate([j[2][c][:j[0]] for j in jobs]) for c in jobs[0][2]}
+        return self._tables(k, times, buf)

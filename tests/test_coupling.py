@@ -1,0 +1,70 @@
+"""How the actors are coupled does not change the results: per-home entities or arrays,
+aggregators and DSO in this process or in their own."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from testbed import world as world_mod
+from testbed.run import SimulatorFailed, WorldOptions, run_scenario
+from testbed.scenario import load_scenario
+
+from .conftest import ROOT, scenario_with
+
+TABLES = ("homes", "buses", "lines", "transformer", "grid")
+
+
+def test_per_home_entities_give_the_fleet_arrays_results(tmp_path):
+    """Home -> Load entities (what users' own home simulators would do) and the Fleet -> Grid
+    arrays give the same tables, value for value."""
+    s = scenario_with(tmp_path, "pair", n_homes=12, pv=0.6, battery=0.4)
+    a = run_scenario(s, tmp_path / "arrays", progress=False)
+    b = run_scenario(s, tmp_path / "homes", progress=False,
+                     options=WorldOptions(home_entities=True))
+    for t in TABLES:
+        pd.testing.assert_frame_equal(pd.read_parquet(a.out_dir / f"{t}.parquet"),
+                                      pd.read_parquet(b.out_dir / f"{t}.parquet"))
+    assert a.kpis == b.kpis
+    assert a.kpis["homes.pv_kwh"] > 0
+
+
+@pytest.fixture(scope="module")
+def congested_dso(tmp_path_factory):
+    """scenarios/congested.toml at control dso, actors in this process."""
+    s = load_scenario(ROOT / "scenarios" / "congested.toml").with_overrides(control="dso")
+    return s, run_scenario(s, tmp_path_factory.mktemp("inproc") / "run", progress=False)
+
+
+def test_aggregator_and_dso_in_their_own_processes_give_the_same_kpis(congested_dso,
+                                                                    tmp_path):
+    s, inproc = congested_dso
+    remote = run_scenario(s, tmp_path / "run", progress=False,
+                          options=WorldOptions(actors_in_process=False))
+    assert remote.kpis == inproc.kpis
+    assert remote.kpis["flex.ordered_kwh"] > 0  # the negotiation ran, in other processes
+    for t in ("flex_orders", "flex_prognosis", "dso_operation", "cems_plans"):
+        pd.testing.assert_frame_equal(pd.read_parquet(remote.out_dir / f"{t}.parquet"),
+                                      pd.read_parquet(inproc.out_dir / f"{t}.parquet"))
+
+
+def test_a_crashed_simulator_process_fails_the_run_with_one_line(tmp_path, monkeypatch,
+                                                                capfd):
+    """The DSO's process raises at step 9: mosaik would return normally; the run is failed,
+    says which simulator and why in one line, and leaves no pending-task noise."""
+    monkeypatch.setitem(world_mod.REMOTE_MODULES, "Dso", "tests.flex.failing_dso")
+    s = scenario_with(tmp_path, "tight", n_homes=16, max_loading_percent=6.0, cems=0.8)
+    with pytest.raises(SimulatorFailed) as e:
+        run_scenario(s.with_overrides(control="market"), tmp_path / "run", progress=False,
+                     options=WorldOptions(actors_in_process=False))
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith("the run stopped after ") and " of 96 steps: " in msg
+    assert ("Dso-1 (FailingDso.step at t=8100 s): RuntimeError: injected failure in the "
+            "DSO's process") in msg
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    assert meta["status"] == "failed" and "injected failure" in meta["error"]
+    assert pd.read_parquet(tmp_path / "run" / "grid.parquet").time.nunique() < 96
+    assert "Task was destroyed" not in capfd.readouterr().err
