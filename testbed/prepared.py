@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandapower as pp
-
 from grids.networks.feeder import Feeder
 from sims.dso.grid_view import DsoGrid, dso_grid
 from sims.grid.network import SharedGrid, shared_grid
@@ -73,10 +71,6 @@ class PreparedRun:
         return {h: list(p) for h, p in dso.congestion_points_of_homes().items()}
 
 
-def _network_json(grid: SharedGrid) -> str:
-    return shared("network_json", grid.key, lambda: pp.to_json(grid.feeder.net))
-
-
 def prepare(scenario: Scenario) -> PreparedRun:
     """Build (or find, in this process) what runs of ``scenario`` need before they start.
 
@@ -107,6 +101,6 @@ def prepare(scenario: Scenario) -> PreparedRun:
         if scenario.control in params.FLEX_LEVELS:
             cfg = params.dso_config(scenario)
             dso = dso_grid(grid, cfg.limits, cfg.power_factor)
-        return PreparedRun(key, grid, homes, specs, series, _network_json(grid), dso)
+        return PreparedRun(key, grid, homes, specs, series, grid.network_json, dso)
 
     return shared("prepared", key, build)

@@ -201,6 +201,9 @@ class LoadFlow:
     threads
         Threads for batches (default: ``numba.get_num_threads()``, i.e. ``NUMBA_NUM_THREADS``
         or the number of cores). May be changed on the instance.
+    compiled
+        The net already compiled (:func:`grids.balanced.compile.compile_net`, for example
+        from a cache), instead of ``net``.
     float32_iterations
         Iterations of a batch done in float32 before the float64 ones (default
         :data:`grids.balanced.kernels.F32_ITERS`, 4; 0: float64 only). They only choose the starting
@@ -226,10 +229,12 @@ class LoadFlow:
         pandapower cannot convert the net, or it has no energised bus.
     """
 
-    def __init__(self, net, *, tolerance_mva: float = 1e-11, max_iteration: int = 100,
+    def __init__(self, net=None, *, tolerance_mva: float = 1e-11, max_iteration: int = 100,
                  newton_fallback: bool = True, threads: int | None = None,
-                 float32_iterations: int | None = None):
-        self.compiled: CompiledNet = compile_net(net)
+                 float32_iterations: int | None = None, compiled: CompiledNet | None = None):
+        if (net is None) == (compiled is None):
+            raise ValueError("LoadFlow: give exactly one of net or compiled")
+        self.compiled: CompiledNet = compiled if compiled is not None else compile_net(net)
         c = self.compiled
         self.tolerance_mva = float(tolerance_mva)
         self.max_iteration = int(max_iteration)

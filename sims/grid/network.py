@@ -7,21 +7,29 @@ the DSO and the study layer get the same :class:`SharedGrid`. A simulator in ano
 rebuilds it from the same config.
 
 A grid file is keyed by its content (SHA-256 of the file), so a file changed between two runs
-of a warm process is loaded again.
+of a warm process is loaded again. The compiled load flow is also kept on disk for the next
+process (:mod:`sims.cache`, keyed by the network's JSON and the engine's source).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+import pandapower as pp
 import pandas as pd
+import scipy
 
+from grids.balanced import compile as compile_mod
+from grids.balanced.compile import CompiledNet, compile_net
 from grids.balanced.loadflow import LoadFlow
 from grids.errors import UnsupportedElement
 from grids.networks.feeder import Feeder, element_ids
 from grids.networks.loaders import load_feeder
+from sims import cache
 from sims.config import Config
 from sims.registry import content_key, shared
 
@@ -95,6 +103,8 @@ class SharedGrid:
         Why the engine cannot represent the net, or None.
     bus_ids, line_ids, trafo_ids
         Stable ids of the buses, lines and transformers (:func:`grids.networks.feeder.element_ids`).
+    network_json
+        The network as pandapower JSON (``network.json`` of a run folder).
     """
 
     key: str
@@ -104,6 +114,7 @@ class SharedGrid:
     bus_ids: tuple[str, ...]
     line_ids: tuple[str, ...]
     trafo_ids: tuple[str, ...]
+    network_json: str
 
     @property
     def homes(self) -> pd.DataFrame:
@@ -116,14 +127,34 @@ class SharedGrid:
         return self.feeder.homes.index.tolist()
 
 
+@lru_cache(maxsize=1)
+def _engine_digest() -> str:
+    """What a compiled net depends on besides the net: the compiler's source and libraries."""
+    return cache.digest(Path(compile_mod.__file__).read_bytes(), pp.__version__,
+                        np.__version__, scipy.__version__)
+
+
+def _compiled(net, network_json: str) -> CompiledNet:
+    """The net compiled for the engine, from the disk cache when a process compiled it before."""
+    path = cache.cache_path("loadflow", cache.digest(network_json, _engine_digest()))
+    found = cache.load(path)
+    if isinstance(found, CompiledNet):
+        return found
+    compiled = compile_net(net)
+    cache.store(path, compiled)
+    return compiled
+
+
 def _build(key: str, feeder: Feeder) -> SharedGrid:
+    net = feeder.net
+    network_json = pp.to_json(net)
     try:
-        lf, why = LoadFlow(feeder.net), None
+        lf, why = LoadFlow(compiled=_compiled(net, network_json)), None
     except UnsupportedElement as exc:
         lf, why = None, str(exc)
-    net = feeder.net
     return SharedGrid(key, feeder, lf, why, tuple(element_ids(net.bus)),
-                      tuple(element_ids(net.line)), tuple(element_ids(net.trafo)))
+                      tuple(element_ids(net.line)), tuple(element_ids(net.trafo)),
+                      network_json)
 
 
 def shared_grid(cfg: GridConfig) -> SharedGrid:
