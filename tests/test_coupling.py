@@ -68,3 +68,36 @@ def test_a_crashed_simulator_process_fails_the_run_with_one_line(tmp_path, monke
     assert meta["status"] == "failed" and "injected failure" in meta["error"]
     assert pd.read_parquet(tmp_path / "run" / "grid.parquet").time.nunique() < 96
     assert "Task was destroyed" not in capfd.readouterr().err
+
+
+def test_profiles_simulator_serves_the_fleets_series(tmp_path):
+    """ProfilesSim, for worlds of one's own: each home's uncontrolled series, the ones the
+    homes simulator holds."""
+    import mosaik
+
+    from sims.homes.fleet import population
+    from testbed.params import homes_config
+    from testbed.prepared import prepare
+
+    from . import test_grid_standalone as standalone
+
+    s = scenario_with(tmp_path, "prof", n_homes=6, pv=0.5, ev=0.5)
+    feeder = prepare(s).feeder
+    ids, buses = feeder.homes.index.tolist(), [int(b) for b in feeder.homes.bus]
+    cfg = homes_config(s)
+    standalone.RECORDED.clear()
+    config = {"Profiles": {"python": "sims.homes.profiles_simulator:ProfilesSim"},
+              "Recorder": {"python": "tests.test_grid_standalone:Recorder"}}
+    with mosaik.World(config, skip_greetings=True, configure_logging=False) as world:
+        profiles = world.start("Profiles", homes=cfg.to_dict(), home_ids=ids, buses=buses)
+        rec = world.start("Recorder").Recorder()
+        for e in profiles.HomeProfile.create(len(ids)):
+            world.connect(e, rec, "base_kw", "pv_kw", "ev_kw", "hp_kw")
+        world.run(until=3 * 900, print_progress=False)
+    _, series = population(cfg, ids, buses)
+    for k in range(3):
+        got = standalone.RECORDED[k]
+        for attr in ("base_kw", "pv_kw", "ev_kw", "hp_kw"):
+            want = getattr(series, attr)[k]
+            assert [got[attr][h] for h in ids] == want.tolist(), (k, attr)
+    assert series.base_kw[:3].sum() > 0

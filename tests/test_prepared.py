@@ -40,3 +40,20 @@ def test_a_second_run_in_the_process_builds_nothing_heavy(tmp_path, monkeypatch)
     res = run_scenario(s.with_overrides(control="cems"), tmp_path / "second", progress=False)
     assert built == {"loadflow": 0, "compile": 0, "csv": 0}
     assert res.kpis["homes.cems_homes"] > 0
+
+
+def test_a_dso_run_compiles_one_load_flow(tmp_path, monkeypatch):
+    """The grid simulator, both DSO roles and the study layer share the feeder's engine."""
+    built = {"n": 0}
+    init = loadflow_mod.LoadFlow.__init__
+
+    def counting(self, *args, **kwargs):
+        built["n"] += 1
+        return init(self, *args, **kwargs)
+
+    monkeypatch.setattr(loadflow_mod.LoadFlow, "__init__", counting)
+    s = scenario_with(tmp_path, "one", n_homes=14, layout_seed=7, cems=0.8,
+                      max_loading_percent=6.0)  # a feeder no other test has built
+    res = run_scenario(s.with_overrides(control="dso"), tmp_path / "run", progress=False)
+    assert built["n"] == 1
+    assert res.kpis["flex.congested_intervals_dayahead"] > 0  # the DSO's view ran load flows
