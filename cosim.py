@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from testbed.errors import USER_ERRORS, TestbedError
+from testbed.errors import USER_ERRORS, RunStopped, SimulatorFailed, TestbedError
 from testbed.scenario import CONTROL_LEVELS, DEFAULT_SCENARIO, load_scenario
 
 
@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="control level (overrides the scenario)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="do not write report.html")
+    run.add_argument("--actors", choices=("inprocess", "process"), default="inprocess",
+                     help="run the aggregators and the DSO in this process (default) or each "
+                     "in its own process (mosaik cmd: simulators)")
     cmp = sub.add_parser("compare", help="run a scenario at several control levels and "
                          "compare their KPIs side by side")
     cmp.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO,
@@ -43,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", type=Path, help="folder holding one run folder per level "
                      "(default: runs/<name>-compare-<timestamp>)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp.add_argument("--actors", choices=("inprocess", "process"), default="inprocess",
+                     help="the aggregators and the DSO in this process or in their own")
     cmp.add_argument("--no-report", action="store_true",
                      help="do not write report.html (the comparison's and each level's)")
     rep = sub.add_parser("report", help="write the HTML report of a run or comparison folder")
@@ -103,7 +108,15 @@ def main(argv: list[str] | None = None) -> int:
             scenario = scenario.with_overrides(**overrides)
         from testbed.folders import check_compare_folder, check_run_folder
         from testbed.prechecks import check_aggregators, connection_warning
-        from testbed.run import compare_levels, kpi_table, run_scenario, scenario_feeder
+        from testbed.run import (
+            WorldOptions,
+            compare_levels,
+            kpi_table,
+            run_scenario,
+            scenario_feeder,
+        )
+
+        options = WorldOptions(actors_in_process=args.actors == "inprocess")
 
         if args.command == "compare":
             levels = [x.strip() for x in args.levels.split(",") if x.strip()]
@@ -119,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 _warn(connection_warning(scenario.with_overrides(control=level), feeder), level)
             print(f"cosim: {scenario.name}: levels {', '.join(levels)} -> {out}",
                   file=sys.stderr)
-            table = compare_levels(scenario, levels, out, progress=not args.quiet)
+            table = compare_levels(scenario, levels, out, progress=not args.quiet,
+                                   options=options)
             with pd.option_context("display.float_format", "{:,.4f}".format,
                                    "display.width", 120):
                 print(table.to_string())
@@ -138,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cosim: {scenario.name}: {feeder.name}, {len(feeder.homes)} homes, "
               f"{scenario.days} day(s) from {scenario.start} at {scenario.step_s} s, "
               f"control {scenario.control} -> {out}", file=sys.stderr)
-        result = run_scenario(scenario, out, progress=not args.quiet, feeder=feeder)
+        result = run_scenario(scenario, out, progress=not args.quiet, feeder=feeder,
+                              options=options)
+    except (SimulatorFailed, RunStopped) as exc:
+        print(f"cosim: error: {exc}", file=sys.stderr)
+        return 1
     except USER_ERRORS as exc:
         print(f"cosim: error: {exc}", file=sys.stderr)
         return 2

@@ -9,3 +9,8 @@ class SimsError(Exception):
 
 class InfeasibleSchedule(SimsError, RuntimeError):
     """An optimisation problem has no feasible solution and no fallback was allowed."""
+
+
+class RunStopped(Exception):
+    """A run was asked to stop and stopped at a step boundary (every result table holds the
+    same steps); not an error of the input."""

@@ -15,7 +15,7 @@ from grids.errors import (  # noqa: F401  (re-exported)
     LoadflowNotConverged,
     UnsupportedElement,
 )
-from sims.errors import InfeasibleSchedule, SimsError  # noqa: F401  (re-exported)
+from sims.errors import InfeasibleSchedule, RunStopped, SimsError  # noqa: F401  (re-exported)
 
 
 class TestbedError(Exception):
@@ -51,3 +51,9 @@ class OutputFolderError(TestbedError, FileExistsError):
 
 # Errors of every layer that come from the user's input (scenario, grid, load-flow input).
 USER_ERRORS = (TestbedError, GridsError, SimsError)
+
+
+class SimulatorFailed(RuntimeError):
+    """A simulator ended a run before its last step (in its own process mosaik only logs that
+    and returns); the message, one line, names it and its error when known. Not an error of
+    the input (so not in :data:`USER_ERRORS`)."""

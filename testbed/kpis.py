@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from testbed.scenario import Tariff
+from sims.tariff import Tariff
 
 LIMIT_TOL_KW = 1e-6  # a power at the limit within solver tolerance is not above it
 
@@ -94,15 +94,6 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
     }
 
 
-def import_prices(times: pd.Series | pd.DatetimeIndex, tariff: Tariff) -> np.ndarray:
-    """ToU import price [EUR/kWh] at each tz-aware timestamp (local wall-clock time)."""
-    t = pd.DatetimeIndex(times)
-    minutes = np.asarray(t.hour * 60 + t.minute)
-    starts = np.array([p.start_min for p in tariff.periods])
-    prices = np.array([p.import_eur_per_kwh for p in tariff.periods])
-    return prices[np.searchsorted(starts, minutes, side="right") - 1]
-
-
 def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float,
               connection_limit_kw: float | None = None) -> pd.DataFrame:
     """Per-home KPIs (one row per home_id; see the module docstring).
@@ -130,7 +121,7 @@ def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float,
     h["export_kwh"] = (-h.p_kw).clip(lower=0.0) * dt_h
     h["pv_kwh"] = h.pv_kw * dt_h
     h["demand_kwh"] = (h.base_kw + h.ev_kw + h.hp_kw + h.appliance_kw) * dt_h
-    h["cost_eur"] = (h.import_kwh * import_prices(h.time, tariff)
+    h["cost_eur"] = (h.import_kwh * tariff.import_prices(h.time)
                      - h.export_kwh * tariff.export_eur_per_kwh)
     g = h.groupby("home_id", sort=True)
     out = g[["import_kwh", "export_kwh", "pv_kwh", "demand_kwh"]].sum()

@@ -18,9 +18,11 @@ Contract (users' notebooks depend on it; the README documents it):
 ``meta.json``          run facts (versions, wall time, status)
 
 While a run goes, and after an interrupted run, each table is a *folder* of part files
-(``homes.parquet/part-00000.parquet``...), flushed every ``flush_every`` steps; pandas and
-pyarrow read the folder exactly like a file (``pd.read_parquet(run / "homes.parquet")``). A run
-that completes replaces each folder by a single file. ``time`` is tz-aware (scenario time zone).
+(``homes.parquet/part-00000.parquet``...), flushed every hour of simulated time, each part
+written atomically and the parts of one flush of every table together
+(:mod:`sims.collector.writer`); pandas and pyarrow read the folder exactly like a file
+(``pd.read_parquet(run / "homes.parquet")``). A run that completes replaces each folder by a
+single file. ``time`` is tz-aware (scenario time zone).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sims.collector.writer import TABLES, ResultsWriter, consolidate  # noqa: F401
+from sims.collector.writer import TABLES
+
+TIME_SERIES = TABLES  # one row per element and step: homes, buses, lines, transformer, grid
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -52,6 +56,9 @@ def write_json(path: Path, data: dict) -> None:
 def read_run(run_dir: str | Path) -> dict[str, pd.DataFrame | dict]:
     """Read a run folder: every table present as a DataFrame, ``kpis`` as a dict.
 
+    The time-series tables are trimmed to the steps they all hold (they differ only if the
+    run was killed within the microseconds in which one flush's part files are renamed).
+
     Parameters
     ----------
     run_dir
@@ -63,6 +70,21 @@ def read_run(run_dir: str | Path) -> dict[str, pd.DataFrame | dict]:
         path = run_dir / f"{table}.parquet"
         if path.exists():
             out[table] = pd.read_parquet(path)
+    series = [out[t] for t in TIME_SERIES if t in out]
+    if series and len({frame.time.nunique() for frame in series}) > 1:
+        # killed while one flush was being renamed: keep the steps every table holds
+        common = set.intersection(*(set(frame.time) for frame in series))
+        for t in TIME_SERIES:
+            if t in out:
+                out[t] = out[t][out[t].time.isin(common)].reset_index(drop=True)
     if (run_dir / "kpis.json").exists():
         out["kpis"] = json.loads((run_dir / "kpis.json").read_text())
     return out
+
+
+def steps_written(run_dir: str | Path) -> int:
+    """Steps in a run folder's ``grid`` table (0 if none): how far the run got."""
+    path = Path(run_dir) / "grid.parquet"
+    if not path.exists():
+        return 0
+    return len(pd.read_parquet(path, columns=["time"]))

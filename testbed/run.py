@@ -1,58 +1,47 @@
 """Run one scenario: build the mosaik world, run it, write the results folder and its KPIs.
 
-A run is a function of the scenario (with its control level and days) and an output folder,
-with no global state, so that sweeps can call it from many processes.
+A run is a function of the scenario (with its control level and days) and an output folder.
+What it needs before the world starts is prepared once per process and reused
+(:func:`testbed.prepared.prepare`), so that a sweep's warm worker runs many tasks with little
+setup each.
+
+Stopping at a step boundary: :func:`request_stop` (safe in a signal handler) makes the run
+stop after the step being collected; every result table then holds the same steps,
+``meta.json`` says ``failed`` with the reason and :func:`run_scenario` raises
+:class:`sims.errors.RunStopped`.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import mosaik
-import pandapower as pp
 import pandas as pd
 
 from grids.networks.feeder import Feeder, element_ids
-from grids.networks.loaders import load_feeder
-from sims.homes.fleet import OUTPUTS as HOME_OUTPUTS
+from sims.collector.simulator import RunStopped, clear_stop, request_stop  # noqa: F401
 from testbed import kpis as kpi
+from testbed.errors import SimulatorFailed
 from testbed.folders import check_compare_folder
-from testbed.results import read_run, write_json
+from testbed.params import FLEX_LEVELS, loop_iteration_limit  # noqa: F401
+from testbed.prepared import PreparedRun, prepare
+from testbed.results import read_run, steps_written, write_json
 from testbed.scenario import Scenario, parse_scenario, scenario_as_run_text
-
-SIM_CONFIG = {
-    "Profiles": {"python": "sims.homes.profiles_simulator:ProfilesSim"},
-    "Homes": {"python": "sims.homes.simulator:HomesSim"},
-    "Grid": {"python": "sims.grid.simulator:GridSim"},
-    "Collector": {"python": "sims.collector.simulator:CollectorSim"},
-    "Aggregator": {"python": "sims.aggregator.simulator:AggregatorSim"},
-    "Dso": {"python": "sims.dso.simulator:DsoSim"},
-}
-FLEX_LEVELS = ("market", "dso")
-
-
-def loop_iteration_limit(scenario: Scenario) -> int:
-    """Mosaik's same-time loop limit for the day-ahead negotiation.
-
-    A negotiation round is two iterations (requests, orders); the first prognoses and the final
-    ``done`` are two more, and two spare: ``2 * flex.max_rounds + 4``.
-    """
-    return 2 * scenario.flex_max_rounds + 4
-
-
-def portfolios(home_ids: list[str], n_aggregators: int) -> list[list[str]]:
-    """Split the feeder's homes (feeder order) into contiguous parts, one per aggregator."""
-    k, m = divmod(len(home_ids), n_aggregators)
-    out, i = [], 0
-    for a in range(n_aggregators):
-        n = k + (1 if a < m else 0)
-        out.append(list(home_ids[i:i + n]))
-        i += n
-    return out
+from testbed.world import (  # noqa: F401  (scenario_feeder, portfolios: for callers)
+    MOSAIK_VERSION,
+    REMOTE_SIMS,
+    WorldOptions,
+    build_world,
+    portfolios,
+    run_world,
+    scenario_feeder,
+    status_dir,
+    wait_for_remote,
+)
 
 
 @dataclass
@@ -63,105 +52,6 @@ class RunResult:
     kpis: dict[str, float]
     wall_s: float
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def scenario_feeder(scenario: Scenario) -> Feeder:
-    """Load and check the feeder a scenario names."""
-    base = scenario.source.parent if scenario.source else Path.cwd()
-    return load_feeder(scenario.grid_source, n_homes=scenario.n_homes,
-                       seed=scenario.layout_seed, n_feeders=scenario.n_feeders, base_dir=base)
-
-
-def build_world(scenario: Scenario, feeder: Feeder, out_dir: Path, *, debug: bool = False,
-                flush_every: int = 4) -> mosaik.World:
-    """Create the mosaik world of a run and connect its simulators.
-
-    Profiles -> Homes -> Grid (Load entities); Homes, Grid and Transformer entities ->
-    Collector. All simulators are time-based with the scenario's step.
-
-    At control levels ``market`` and ``dso``: the aggregators (one entity each, a part of the
-    feeder's homes, :func:`portfolios`) and the DSO's negotiation role in one
-    ``world.group()`` (aggregator -> DSO, DSO -> aggregator weak: the day-ahead same-time
-    loop, :mod:`sims.aggregator.simulator`), each aggregator -> its homes (``day_ready``, so the
-    homes operate after the day-ahead stage), and the DSO's monitor (a second DSO instance)
-    fed by the Grid, Transformer and home entities. At ``market`` the DSO only validates.
-    """
-    text = scenario_as_run_text(scenario)
-    home_ids = feeder.homes.index.tolist()
-    buses = [int(b) for b in feeder.homes.bus]
-    base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
-    flex = scenario.control in FLEX_LEVELS
-    world = mosaik.World(SIM_CONFIG, debug=debug, skip_greetings=True, configure_logging=False,
-                         max_loop_iterations=loop_iteration_limit(scenario))
-    board: dict | None = {} if flex else None  # in-process hand-over of the homes' fleet
-    profiles = world.start("Profiles", scenario_toml=text, home_ids=home_ids, buses=buses)
-    homes_sim = world.start("Homes", scenario_toml=text, home_ids=home_ids, buses=buses,
-                            out_dir=str(out_dir), board=board)
-    grid_sim = world.start("Grid", scenario_toml=text, base_dir=base_dir)
-    collector_sim = world.start(
-        "Collector", out_dir=str(out_dir),
-        start=pd.Timestamp(scenario.start).isoformat(), timezone=scenario.timezone,
-        step_s=scenario.step_s, bus_ids=element_ids(feeder.net.bus),
-        line_ids=element_ids(feeder.net.line), trafo_ids=element_ids(feeder.net.trafo),
-        trafo_sn_mva=[float(x) for x in feeder.net.trafo.sn_mva], flush_every=flush_every)
-
-    n = len(home_ids)
-    prof = profiles.HomeProfile.create(n)
-    homes = homes_sim.Home.create(n)
-    loads = grid_sim.Load.create(n)
-    trafos = grid_sim.Transformer.create(len(feeder.net.trafo))
-    grid = grid_sim.Grid.create(1)[0]
-    collector = collector_sim.Collector.create(1)[0]
-    for src, home, load in zip(prof, homes, loads, strict=True):
-        world.connect(src, home, "base_kw", "pv_kw", "ev_kw", "hp_kw")
-        world.connect(home, load, "p_kw", "q_kvar")
-        world.connect(home, collector, *HOME_OUTPUTS)
-    world.connect(grid, collector, "vm_pu", "line_loading_percent", "losses_mw", "converged")
-    for t in trafos:
-        world.connect(t, collector, "p_mw", "q_mvar", "loading_percent")
-    if flex:
-        _connect_flex(world, scenario, feeder, out_dir, board, homes, grid, trafos)
-    return world
-
-
-def _connect_flex(world: mosaik.World, scenario: Scenario, feeder: Feeder, out_dir: Path,
-                  board: dict, homes: list, grid, trafos: list) -> None:
-    """Start and connect the aggregators and the DSO (see :func:`build_world`)."""
-    from sims.dso.grid_view import DsoGrid
-
-    text = scenario_as_run_text(scenario)
-    base_dir = str(scenario.source.parent if scenario.source else Path.cwd())
-    start = pd.Timestamp(scenario.start).isoformat()
-    cps = DsoGrid(feeder.net, feeder.homes).congestion_points_of_homes()
-    negotiate = scenario.control == "dso"
-    with world.group():
-        agg_sim = world.start("Aggregator", scenario_toml=text, board=board,
-                              congestion_points={h: list(p) for h, p in cps.items()},
-                              with_dso=True, out_dir=str(out_dir))
-        dso_sim = world.start("Dso", scenario_toml=text, base_dir=base_dir, board=board,
-                              negotiate=negotiate, out_dir=str(out_dir), start=start)
-    dso = dso_sim.Dso.create(1)[0]
-    by_id = {h.eid: h for h in homes}
-    for part in portfolios(feeder.homes.index.tolist(), scenario.flex_aggregators):
-        agg = agg_sim.Aggregator.create(1, home_ids=part)[0]
-        world.connect(agg, dso, ("to_dso", "from_agg"))
-        world.connect(dso, agg, ("to_agg", "from_dso"), weak=True)
-        for h in part:
-            world.connect(agg, by_id[h], "day_ready")
-    mon_sim = world.start("Dso", scenario_toml=text, base_dir=base_dir, out_dir=str(out_dir),
-                          start=start, emergency=scenario.emergency_limitation)
-    mon = mon_sim.DsoMonitor.create(1)[0]
-    world.connect(grid, mon, "vm_pu", "line_loading_percent", "converged")
-    for t in trafos:
-        world.connect(t, mon, ("loading_percent", "trafo_loading_percent"))
-    for h in homes:
-        world.connect(h, mon, "p_kw")
-        # caps of step k apply at step k + 1. Mosaik warns about an event-based output into a
-        # time-based input; harmless here: the monitor steps at every step (the grid feeds it)
-        # and always sends dso_caps (empty when free), so each home step sees a fresh value.
-        if scenario.emergency_limitation:
-            world.connect(mon, h, "dso_caps", time_shifted=True,
-                          initial_data={"dso_caps": {}})
 
 
 def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
@@ -219,7 +109,8 @@ def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
 
 
 def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = True,
-                 feeder: Feeder | None = None) -> RunResult:
+                 feeder: Feeder | None = None, prepared: PreparedRun | None = None,
+                 options: WorldOptions | None = None) -> RunResult:
     """Run a scenario and write its results folder (see :mod:`testbed.results`).
 
     Parameters
@@ -229,49 +120,81 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     out_dir
         The run folder; created, must be empty or missing.
     progress
-        Show mosaik's progress bar.
+        Show a progress bar that counts the steps.
     feeder
-        The scenario's feeder if already loaded (it is checked either way).
+        Kept for callers that loaded the scenario's feeder already (:func:`scenario_feeder`);
+        the run uses the scenario's feeder, shared in the process, either way.
+    prepared
+        The scenario's :func:`testbed.prepared.prepare` (made, or found in this process, if
+        None). A warm worker that runs many tasks reuses, through it, the feeder, its
+        compiled load flow, the homes and their profiles: the setup left per task is the
+        world and the run folder (well under 0.5 s).
+    options
+        How the world is built (:class:`testbed.world.WorldOptions`: per-home coupling,
+        aggregators and DSO in their own processes); ``progress`` sets its ``progress``.
 
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    SimulatorFailed
+        A simulator ended the run early (``meta.json`` says ``failed`` with the reason).
+    sims.errors.RunStopped
+        :func:`request_stop` was called.
     """
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir}: output folder exists and is not empty")
-    feeder = feeder if feeder is not None else scenario_feeder(scenario)
+    prepared = prepared or prepare(scenario)
+    options = replace(options or WorldOptions(), progress=progress)
+    feeder = prepared.feeder
     out_dir.mkdir(parents=True, exist_ok=True)
     text = scenario_as_run_text(scenario)
     parse_scenario(text, source=out_dir / "scenario.toml")  # the file as run must reproduce it
     (out_dir / "scenario.toml").write_text(text)
-    pp.to_json(feeder.net, str(out_dir / "network.json"))
+    (out_dir / "network.json").write_text(prepared.network_json)
     meta = {"status": "running", "scenario": scenario.name, "control": scenario.control,
             "grid": feeder.name, "n_homes": len(feeder.homes), "n_steps": scenario.n_steps,
-            "python": platform.python_version(), "mosaik": mosaik.__version__}
+            "python": platform.python_version(), "mosaik": MOSAIK_VERSION}
     write_json(out_dir / "meta.json", meta)
+    clear_stop()
     t_setup = time.perf_counter()
     try:
-        with build_world(scenario, feeder, out_dir) as world:
-            t_world = time.perf_counter()
-            world.run(until=scenario.n_steps * scenario.step_s, print_progress=progress)
+        world = build_world(scenario, out_dir, prepared=prepared, options=options)
+        t_world = time.perf_counter()
+        ran = run_world(world, scenario.n_steps * scenario.step_s)
+        done = steps_written(out_dir)
+        if done < scenario.n_steps:
+            raise SimulatorFailed(_failure(out_dir, done, scenario.n_steps))
+        if not options.actors_in_process and scenario.control in FLEX_LEVELS:
+            wait_for_remote(out_dir, REMOTE_SIMS)  # their tables are written
+            shutil.rmtree(status_dir(out_dir), ignore_errors=True)
     except BaseException as exc:
         meta.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         write_json(out_dir / "meta.json", meta)
         raise
-    t_run = time.perf_counter()
+    t_close = time.perf_counter()
     kpis, per_home = compute_kpis(scenario, feeder, out_dir)
     if scenario.control in FLEX_LEVELS:
         kpis.update(write_flex_results(scenario, out_dir, kpis["homes.total_bill_eur"]))
     write_json(out_dir / "kpis.json", kpis)
     per_home.to_parquet(out_dir / "home_kpis.parquet", index=False)
     t_end = time.perf_counter()
-    timings = {"setup_s": t_setup - t0, "world_s": t_world - t_setup, "run_s": t_run - t_world,
-               "kpis_s": t_end - t_run}
+    timings = {"setup_s": t_setup - t0, "world_s": t_world - t_setup, **ran,
+               "kpis_s": t_end - t_close}
     meta.update(status="complete", wall_s=t_end - t0, timings=timings)
     write_json(out_dir / "meta.json", meta)
     return RunResult(out_dir=out_dir, kpis=kpis, wall_s=t_end - t0, timings=timings)
+
+
+def _failure(out_dir: Path, done: int, n_steps: int) -> str:
+    """The line that says why a run stopped early (errors written by remote simulators)."""
+    lines = sorted(p.read_text().strip() for p in status_dir(out_dir).glob("*.error"))
+    why = "; ".join(lines) if lines else "a simulator stopped without an error message"
+    return f"the run stopped after {done} of {n_steps} steps: {why}"
 
 
 def kpi_table(kpis: dict[str, float]) -> str:
@@ -288,7 +211,7 @@ def kpi_table(kpis: dict[str, float]) -> str:
 
 
 def compare_levels(scenario: Scenario, levels: list[str], out_dir: str | Path, *,
-                   progress: bool = True) -> pd.DataFrame:
+                   progress: bool = True, options: WorldOptions | None = None) -> pd.DataFrame:
     """Run a scenario at several control levels and put their KPIs side by side.
 
     Each level runs into ``out_dir/<level>/`` (a complete run folder of the results
@@ -303,6 +226,8 @@ def compare_levels(scenario: Scenario, levels: list[str], out_dir: str | Path, *
     out_dir
         Folder of the comparison (created; must hold neither a comparison nor these levels:
         checked before any level runs).
+    progress, options
+        As for :func:`run_scenario`.
 
     Returns
     -------
@@ -316,7 +241,7 @@ def compare_levels(scenario: Scenario, levels: list[str], out_dir: str | Path, *
     columns = {}
     for level in levels:
         result = run_scenario(scenario.with_overrides(control=level), out_dir / level,
-                              progress=progress)
+                              progress=progress, options=options)
         columns[level] = {**result.kpis, "wall_s": result.wall_s}
     table = pd.DataFrame(columns)
     table.index.name = "kpi"

@@ -16,47 +16,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sims.homes.profile_data import BASE_PROFILES, EV_PROFILES, HP_PROFILES  # noqa: F401
+from sims.tariff import Tariff, TouPeriod  # noqa: F401  (the one tariff type, re-exported)
 from testbed.errors import ScenarioError
 
 CONTROL_LEVELS = ("none", "cems", "market", "dso")
 IMPLEMENTED_CONTROL_LEVELS = ("none", "cems", "market", "dso")
 CATEGORY_NAMES = ("flexible", "moderate", "comfort_first")
 VOLTAGE_BANDS = {"uk": (0.94, 1.10), "en50160": (0.90, 1.10)}
-BASE_PROFILES = ("H0-A", "H0-B", "H0-C", "H0-G", "H0-L")
-EV_PROFILES = {3.7: ("HLS_A_3.7", "HLS_B_3.7", "HLS_C_3.7"), 11.0: ("HLS_A_11.0", "HLS_B_11.0")}
-HP_PROFILES = (
-    "Air_Alternative_1", "Air_Parallel_1", "Air_Semi-Parallel_1", "Soil_Alternative_1",
-    "Air_Alternative_2", "Air_Parallel_2", "Air_Semi-Parallel_2", "Soil_Alternative_2",
-)
-
-
-@dataclass(frozen=True)
-class TouPeriod:
-    """One Time-of-Use period: import price from ``start`` (inclusive) to ``end`` (exclusive).
-
-    Times are local wall-clock ``HH:MM``; ``end`` may be ``24:00``.
-    """
-
-    start_min: int
-    end_min: int
-    import_eur_per_kwh: float
-
-
-@dataclass(frozen=True)
-class Tariff:
-    """A home tariff: ToU import prices by local time of day and a flat export price."""
-
-    name: str
-    periods: tuple[TouPeriod, ...]
-    export_eur_per_kwh: float
-    standing_eur_per_day: float = 0.0
-
-    def import_price(self, minute_of_day: int) -> float:
-        """Import price [EUR/kWh] at a local minute of the day (0-1439)."""
-        for p in self.periods:
-            if p.start_min <= minute_of_day < p.end_min:
-                return p.import_eur_per_kwh
-        raise ValueError(f"tariff {self.name}: no period covers minute {minute_of_day}")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import pytest
 
 from sims.homes.fleet import HomeFleet
 from sims.homes.population import draw_homes, heat_pump_building, home_series
+from testbed.params import homes_config
 from testbed.scenario import ScenarioError, parse_scenario
 
 from .conftest import small_scenario_text
@@ -66,7 +67,8 @@ def test_the_new_draws_leave_every_other_draw_unchanged(scenario):
 
 def test_a_cems_home_plans_its_heat_pump_in_its_building(scenario):
     homes = _draw(scenario)
-    fleet = HomeFleet(scenario, homes, home_series(scenario, homes))
+    cfg = homes_config(scenario)
+    fleet = HomeFleet(cfg, homes, home_series(cfg, homes))
     inputs = fleet.cems_inputs(0)
     with_hp = [i for i, inp in inputs.items() if inp.thermal is not None]
     assert with_hp
@@ -78,12 +80,10 @@ def test_a_cems_home_plans_its_heat_pump_in_its_building(scenario):
         np.testing.assert_array_equal(th.reference_kw, fleet.series.hp_kw[:96, i])
     fleet.plan(0)
     for k in range(96):  # operate the day: the state carries into the next day's input
-        s = fleet.series
-        fleet.step(k, s.base_kw[k], s.pv_kw[k], s.ev_kw[k], s.hp_kw[k])
+        fleet.step(k)
     i = with_hp[0]
     assert fleet.thermal_state_of(i) == pytest.approx(
         fleet.day_plans.plans[i].thermal_state_kwh[-1], abs=1e-9)
-    fleet.close()
 
 
 @pytest.mark.parametrize(("line", "new", "message"), [

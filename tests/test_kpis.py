@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from testbed.kpis import community_kpis, grid_kpis, home_kpis, import_prices
+from testbed.kpis import community_kpis, grid_kpis, home_kpis
 from testbed.scenario import Tariff, TouPeriod
 
 T = pd.date_range("2016-01-20 06:30", periods=3, freq="30min", tz="Europe/London")
@@ -14,9 +14,9 @@ TARIFF = Tariff("two-rate", (TouPeriod(0, 420, 0.10), TouPeriod(420, 1440, 0.30)
 
 
 def test_import_prices_follow_local_wall_clock():
-    assert import_prices(T, TARIFF).tolist() == [0.10, 0.30, 0.30]
+    assert TARIFF.import_prices(T).tolist() == [0.10, 0.30, 0.30]
     summer = pd.DatetimeIndex(["2016-07-01 06:59+01:00", "2016-07-01 07:00+01:00"])
-    assert import_prices(summer.tz_convert("Europe/London"), TARIFF).tolist() == [0.10, 0.30]
+    assert TARIFF.import_prices(summer.tz_convert("Europe/London")).tolist() == [0.10, 0.30]
 
 
 def test_home_kpis_by_hand():

@@ -12,7 +12,7 @@ import pytest
 
 from sims.grid.model import GridModel
 from testbed.results import read_run
-from testbed.run import build_world, run_scenario, scenario_feeder
+from testbed.run import build_world, run_scenario
 from testbed.scenario import load_scenario
 
 from .conftest import ROOT, small_scenario_text
@@ -90,20 +90,20 @@ def test_same_scenario_same_results_bit_for_bit(tmp_path):
 
 
 def test_world_wiring_in_debug_mode(tmp_path):
-    """Profiles -> Homes -> Grid -> Collector at every step, as mosaik's own tests check."""
+    """Homes -> Grid -> Collector at every step, as mosaik's own tests check (the profiles
+    stay inside the homes' fleet: no Profiles simulator)."""
     path = tmp_path / "s.toml"
     path.write_text(small_scenario_text(n_homes=4))
     s = load_scenario(path)
-    feeder = scenario_feeder(s)
-    with build_world(s, feeder, tmp_path / "run", debug=True) as world:
+    with build_world(s, tmp_path / "run", debug=True) as world:
         world.run(until=2 * 900, print_progress=False)
         graph = world.execution_graph
     # Nodes are (simulator id, time); keep the edges between different simulators.
     edges = {(a[0], str(a[1]), b[0], str(b[1])) for a, b in graph.edges if a[0] != b[0]}
     expected = set()
     for t in ("0", "900"):
-        expected |= {("Profiles-0", t, "Homes-0", t), ("Homes-0", t, "Grid-0", t),
-                     ("Homes-0", t, "Collector-0", t), ("Grid-0", t, "Collector-0", t)}
+        expected |= {("Homes-0", t, "Grid-0", t), ("Homes-0", t, "Collector-0", t),
+                     ("Grid-0", t, "Collector-0", t)}
     assert edges == expected
     homes = pd.read_parquet(tmp_path / "run" / "homes.parquet")
     assert homes.shape[0] == 2 * 4

@@ -21,7 +21,7 @@ The user's network is never modified: everything runs on ``copy.deepcopy(net)``.
 Supported: ``bus``, ``line``, ``trafo``, ``switch``, ``ext_grid`` (one per internal bus),
 ``load`` (constant power only), ``sgen``, ``storage`` (constant, values of the net),
 ``shunt`` (part of ``Ybus``). Any in-service row of another element table raises
-:class:`testbed.errors.UnsupportedElement` naming it.
+:class:`grids.errors.UnsupportedElement` naming it.
 """
 
 from __future__ import annotations

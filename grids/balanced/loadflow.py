@@ -21,7 +21,7 @@ Design decisions
   (never silently returned). Other steps of the batch are unaffected.
 * Islanded or out-of-service buses are not energised: NaN voltages, ``energised = False``.
 * Inputs are checked as the kernels read them, before a step is iterated on: a NaN or
-  infinite value raises :class:`testbed.errors.LoadflowInputError` naming the argument, the
+  infinite value raises :class:`grids.errors.LoadflowInputError` naming the argument, the
   element and the step, and no result is returned (other chunks of the batch may have been
   solved meanwhile; a chunk with such a value never is).
 * Single steps (1-D inputs, as the grid simulator calls it) take a scalar kernel and return
@@ -201,6 +201,9 @@ class LoadFlow:
     threads
         Threads for batches (default: ``numba.get_num_threads()``, i.e. ``NUMBA_NUM_THREADS``
         or the number of cores). May be changed on the instance.
+    compiled
+        The net already compiled (:func:`grids.balanced.compile.compile_net`, for example
+        from a cache), instead of ``net``.
     float32_iterations
         Iterations of a batch done in float32 before the float64 ones (default
         :data:`grids.balanced.kernels.F32_ITERS`, 4; 0: float64 only). They only choose the starting
@@ -220,16 +223,18 @@ class LoadFlow:
 
     Raises
     ------
-    testbed.errors.UnsupportedElement
+    grids.errors.UnsupportedElement
         The net holds an element the engine cannot represent (named).
-    testbed.errors.GridError
+    grids.errors.GridError
         pandapower cannot convert the net, or it has no energised bus.
     """
 
-    def __init__(self, net, *, tolerance_mva: float = 1e-11, max_iteration: int = 100,
+    def __init__(self, net=None, *, tolerance_mva: float = 1e-11, max_iteration: int = 100,
                  newton_fallback: bool = True, threads: int | None = None,
-                 float32_iterations: int | None = None):
-        self.compiled: CompiledNet = compile_net(net)
+                 float32_iterations: int | None = None, compiled: CompiledNet | None = None):
+        if (net is None) == (compiled is None):
+            raise ValueError("LoadFlow: give exactly one of net or compiled")
+        self.compiled: CompiledNet = compiled if compiled is not None else compile_net(net)
         c = self.compiled
         self.tolerance_mva = float(tolerance_mva)
         self.max_iteration = int(max_iteration)
@@ -333,7 +338,7 @@ class LoadFlow:
 
         Raises
         ------
-        testbed.errors.LoadflowInputError
+        grids.errors.LoadflowInputError
             An input has the wrong shape or a non-finite value (names element and step), or
             the inputs disagree on the number of steps. No result is returned then, and a
             step with a non-finite value is never solved (the kernels check each chunk's

@@ -53,6 +53,7 @@ from sims.aggregator.local_market import (
     sequential_replanner,
 )
 from sims.homes.cems import Band, CemsInput, Plan
+from sims.tariff import price_matrix
 from sims.usef import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis
 
 __all__ = ["Aggregator"]
@@ -333,9 +334,7 @@ class Aggregator:
         ids = self.portfolio
         n = self._n
         net = np.array([self.plans[h].net_kw for h in ids]).reshape(len(ids), n)
-        prices = [self.inputs[h].tariff.prices(n) for h in ids]
-        imp = np.array([p[0] for p in prices]).reshape(len(ids), n)
-        exp = np.array([p[1] for p in prices]).reshape(len(ids), n)
+        imp, exp = price_matrix([self.inputs[h].tariff for h in ids], n)
         settle = local_settlement(net, imp, exp, self.step_h, self.alpha).settlement_eur
         pay = dict.fromkeys(ids, 0.0)
         margin = 0.0

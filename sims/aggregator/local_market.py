@@ -72,6 +72,7 @@ from types import MappingProxyType
 import numpy as np
 
 from sims.homes.cems import Band, CemsInput, Plan, plan_day
+from sims.tariff import price_matrix
 
 __all__ = [
     "LocalMarketResult",
@@ -299,9 +300,7 @@ def clear_local_market(
         raise ValueError("home ids in a portfolio must be unique")
     n = plans[0].net_kw.size if plans else 0
     step_h = inputs[0].step_h if inputs else 0.25
-    prices = [inp.tariff.prices(n) for inp in inputs]
-    imp = np.array([p[0] for p in prices]).reshape(len(inputs), n)
-    exp = np.array([p[1] for p in prices]).reshape(len(inputs), n)
+    imp, exp = price_matrix([inp.tariff for inp in inputs], n)
     standalone = np.array([home_cost_eur(p, i) for p, i in zip(plans, inputs, strict=True)])
     net = np.array([p.net_kw for p in plans], dtype=float).reshape(len(inputs), n)
     own_cost = standalone.copy()  # bill + comfort of each home's current schedule

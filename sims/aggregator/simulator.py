@@ -1,46 +1,55 @@
 """Mosaik adapter: the aggregators (UC2), one entity each, over
 :class:`sims.aggregator.aggregator.Aggregator`.
 
+``init(sid, time_resolution, *, aggregator, congestion_points, with_dso=True, out_dir=None)``:
+the aggregators' parameters (:class:`sims.aggregator.config.AggregatorConfig`, as
+``to_dict()``), each home's congestion points (``{home_id: [point, ...]}``, from the DSO's
+view of the grid; homes without an entry belong to ``"transformer"``), whether a DSO answers
+the prognoses, and the run folder. Every parameter and message is JSON-serialisable: the
+simulator runs in-process (``python:``) or as its own process (``cmd:``, see ``main``).
+
 Model ``Aggregator`` (eid ``AGR1``, ``AGR2``...; parameter ``home_ids``: the part of the
 feeder's homes it serves, its portfolio being the homes among them that have a CEMS).
 
 Attributes
 ----------
+``day_plans`` (input, trigger)
+    The homes' CEMS inputs and plans of the day (:meth:`sims.homes.fleet.HomeFleet.plans_message`).
 ``from_dso`` (input, trigger)
     The DSO's message of a negotiation iteration: ``{"kind": "requests" | "orders" | "done",
     "items": [...]}`` (items in the :func:`sims.usef.to_dict` form).
 ``to_dso`` (output)
     This aggregator's message: ``{"kind": "prognosis" | "offers", "items": [...]}``.
-``day_ready`` (output)
-    The day (0-based) whose final plans the homes have received; connected to each of its
-    homes, only to order the homes after the day-ahead stage.
+``plans`` (output)
+    The final plans of the day for the homes: ``{"day": d, "aggregator_id": ..., "homes":
+    [the home ids it serves], "plans": {home_id: plan}}`` (only the plans the market or an
+    order changed); connected back to the homes' ``Fleet`` over a weak connection.
 
-The day-ahead stage runs at the first step of each day, before the homes operate:
+The day-ahead stage runs at the first step of each day, in one mosaik same-time loop with the
+homes and the DSO (all three in one ``world.group()``):
 
-1. **Plan** (UC1): the aggregator simulator asks the homes' fleet
-   (:class:`sims.homes.fleet.HomeFleet`, handed over in-process through ``board["fleet"]``) to plan
-   the day; each aggregator takes the CEMS inputs and plans of its portfolio.
+1. **Plan** (UC1): the homes plan their day and send ``day_plans``; each aggregator takes the
+   CEMS inputs and plans of its portfolio.
 2. **Market** (UC2): each aggregator clears its local market (:meth:`Aggregator.clear_market`).
-3. **Negotiation** (UC3, control level ``dso``; at ``market`` the DSO only validates): a
-   mosaik **same-time loop**. The aggregators send their prognoses (``to_dso``); the DSO
-   answers with requests over a *weak* connection, which steps this simulator again at the
-   same time; it answers with offers; the DSO orders; the aggregators dispatch the orders and
-   send new prognoses; ... until the DSO sends ``done``. Both simulators are in one
-   ``world.group()``; each round costs two loop iterations, and the DSO's session ends by
-   itself within ``flex.max_rounds`` rounds, so ``World(max_loop_iterations=2 * max_rounds +
-   4)`` is never the stopping rule.
-4. **Hand-over**: on ``done`` each aggregator hands the plans of the homes the market or an
-   order changed to the fleet (:meth:`sims.homes.fleet.HomeFleet.adopt_plans`); mosaik then steps
-   the homes (they wait for ``day_ready``), which operate the day on the final plans.
+3. **Negotiation** (UC3, control level ``dso``; at ``market`` the DSO only validates): the
+   aggregators send their prognoses (``to_dso``); the DSO answers with requests over a *weak*
+   connection, which steps this simulator again at the same time; it answers with offers; the
+   DSO orders; the aggregators dispatch the orders and send new prognoses; ... until the DSO
+   sends ``done``. Each round costs two loop iterations, and the DSO's session ends by itself
+   within ``flex.max_rounds`` rounds, so ``World(max_loop_iterations=...)`` is only a guard.
+4. **Hand-over**: on ``done`` each aggregator sends ``plans`` to the homes (weak): the homes
+   step again at the same time and operate the day's first step on the final plans; the grid
+   steps after the loop.
 
-Why a same-time loop rather than day-ahead events: the negotiation is a message exchange
-between separate actors (USEF: prognosis, request, offer, order); the loop keeps each message
-a mosaik data flow between the aggregator and DSO simulators (JSON-friendly, so either could
-run in another process), bounded by mosaik's loop limit, and costs nothing at the other
-95 steps of the day. The plans themselves are handed over in-process (the fleet object): the
-homes and the aggregators must run in one Python process. Moving plans as mosaik data would
-need a second loop through the homes (they would have to plan, wait and operate in one
-step), which mosaik cannot order without stepping the grid twice.
+Why one loop through the homes rather than planning day ``d`` at the end of day ``d - 1``: the
+first day would have no day before it (mosaik time starts at 0), and the homes' state at the
+end of the day before (batteries) is only known once that day's last step has operated; the
+loop costs nothing at the other 95 steps of a day (the aggregators and the DSO are event-based
+and not stepped), and each message is mosaik data, so every actor may run in another process.
+
+Re-plans (market, offers, orders) run the homes' CEMS (:func:`sims.homes.cems.plan_day`) in
+this process, or on the process's CEMS pool when ``cems_workers > 1`` and the day has
+:data:`sims.homes.planning.POOL_MIN_HOMES` CEMS homes or more.
 """
 
 from __future__ import annotations
@@ -51,17 +60,27 @@ import mosaik_api_v3
 import pandas as pd
 
 from sims.aggregator.aggregator import Aggregator
+from sims.aggregator.config import AggregatorConfig
+from sims.aggregator.local_market import pool_replanner, sequential_replanner
+from sims.homes.fleet import read_plans_message
+from sims.homes.planning import POOL_MIN_HOMES, cems_pool
+from sims.serial import to_jsonable
+from sims.tables import DayTable
 from sims.usef import from_dict, to_dict
-from testbed.scenario import parse_scenario
+
+__all__ = ["META", "AggregatorSim", "main"]
 
 META = {
     "api_version": "3.0",
-    "type": "hybrid",
+    "type": "event-based",
     "models": {
         "Aggregator": {"public": True, "params": ["home_ids"],
-                       "attrs": ["from_dso", "to_dso", "day_ready"], "trigger": ["from_dso"]},
+                       "attrs": ["day_plans", "from_dso", "to_dso", "plans"]},
     },
 }
+PAYMENT_COLUMNS = ["day", "aggregator_id", "home_id", "bill_eur", "market_settlement_eur",
+                   "flex_payment_eur", "net_cost_eur"]
+MARKET_COLUMNS = ["day", "aggregator_id", "homes", "replanned", "matched_kwh"]
 
 
 class AggregatorSim(mosaik_api_v3.Simulator):
@@ -73,19 +92,18 @@ class AggregatorSim(mosaik_api_v3.Simulator):
         self.aggs: dict[str, Aggregator] = {}
         self.out: dict[str, dict] = {}
         self.day = -1
-        self.payments: list[pd.DataFrame] = []
-        self.market_log: list[dict] = []
+        self.tables: dict[str, DayTable] = {}
 
-    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, board: dict,
+    def init(self, sid, time_resolution=1.0, *, aggregator: dict,
              congestion_points: dict[str, list[str]], with_dso: bool = True,
              out_dir: str | None = None):
-        self.scenario = parse_scenario(scenario_toml, source="<scenario as run>")
-        self.step_s = self.scenario.step_s
-        self.spd = self.scenario.steps_per_day
-        self.board = board
+        self.cfg = AggregatorConfig.from_dict(aggregator)
+        self.step_s = self.cfg.step_s
         self.points = {h: tuple(p) for h, p in congestion_points.items()}
         self.with_dso = bool(with_dso)
-        self.out_dir = Path(out_dir) if out_dir else None
+        if out_dir:
+            self.tables = {"payments": DayTable(Path(out_dir), "flex_payments", PAYMENT_COLUMNS),
+                           "market": DayTable(Path(out_dir), "flex_market", MARKET_COLUMNS)}
         return self.meta
 
     def create(self, num, model, home_ids=()):
@@ -96,68 +114,68 @@ class AggregatorSim(mosaik_api_v3.Simulator):
         return [{"eid": eid, "type": model}]
 
     # ------------------------------------------------------------------ day-ahead stage
-    def _start_day(self, day: int) -> None:
-        fleet = self.board["fleet"]
-        dp = fleet.plan(day)
-        pos = {h.home_id: i for i, h in enumerate(fleet.homes)}
-        self.pos = pos
-        self.original = dict(dp.plans)
+    def _replanner(self, n_cems: int):
+        w = self.cfg.cems_workers
+        if w > 1 and n_cems >= POOL_MIN_HOMES:
+            return pool_replanner(cems_pool(w))
+        return sequential_replanner
+
+    def _start_day(self, message: dict) -> None:
+        day, inputs, plans = read_plans_message(message)
+        replan = self._replanner(len(plans))
+        self.original = dict(plans)
         self.aggs = {}
+        market = []
         for eid, hids in self.entities.items():
-            mine = [pos[h] for h in hids if pos[h] in dp.plans]
+            mine = [h for h in hids if h in plans]
             if not mine:
                 raise ValueError(f"AggregatorSim: {eid} has no CEMS home among its "
                                  f"{len(hids)} homes; lower flex.aggregators or raise "
                                  f"penetration.cems")
-            agg = Aggregator(eid, [dp.inputs[i] for i in mine],
-                             {fleet.homes[i].home_id: dp.plans[i] for i in mine},
-                             {fleet.homes[i].home_id: self.points.get(fleet.homes[i].home_id,
-                                                                      ("transformer",))
-                              for i in mine},
-                             replan=fleet.replanner())
+            agg = Aggregator(eid, [inputs[h] for h in mine], {h: plans[h] for h in mine},
+                             {h: self.points.get(h, ("transformer",)) for h in mine},
+                             replan=replan)
             res = agg.clear_market()
-            self.market_log.append({"day": day, "aggregator_id": eid, "homes": len(mine),
-                                    "replanned": len(res.replanned),
-                                    "matched_kwh": float(res.matched_kw.sum() * agg.step_h)})
+            market.append({"day": day, "aggregator_id": eid, "homes": len(mine),
+                           "replanned": len(res.replanned),
+                           "matched_kwh": float(res.matched_kw.sum() * agg.step_h)})
             self.aggs[eid] = agg
         self.day = day
+        if "market" in self.tables:
+            self.tables["market"].append(pd.DataFrame(market, columns=MARKET_COLUMNS))
 
     def _hand_over(self) -> None:
-        fleet = self.board["fleet"]
-        new = {}
-        for agg in self.aggs.values():
-            for h, plan in agg.plans.items():
-                i = self.pos[h]
-                if plan is not self.original[i]:
-                    new[i] = plan
+        pays = []
+        for eid, agg in self.aggs.items():
+            changed = {h: to_jsonable(p) for h, p in agg.plans.items()
+                       if p is not self.original[h]}
+            self.out[eid] = {"plans": {"day": self.day, "aggregator_id": eid,
+                                       "homes": list(self.entities[eid]), "plans": changed}}
             pay = agg.payments().reset_index()
             pay.insert(0, "aggregator_id", agg.aggregator_id)
             pay.insert(0, "day", self.day)
-            self.payments.append(pay)
-        fleet.adopt_plans(self.day, new)
-        if self.out_dir is not None:
-            pd.concat(self.payments, ignore_index=True).to_parquet(
-                self.out_dir / "flex_payments.parquet", index=False)
-            pd.DataFrame(self.market_log).to_parquet(self.out_dir / "flex_market.parquet",
-                                                     index=False)
+            pays.append(pay)
+        if "payments" in self.tables:
+            self.tables["payments"].append(pd.concat(pays, ignore_index=True))
 
     def step(self, time, inputs, max_advance):
-        day, t = divmod(time // self.step_s, self.spd)
-        next_day = (day + 1) * self.spd * self.step_s
         self.out = {}
+        day_plans = [m for got in inputs.values() for m in got.get("day_plans", {}).values()
+                     if m]
         msgs = {eid: [m for m in got.get("from_dso", {}).values() if m]
                 for eid, got in inputs.items()}
         msgs = {eid: m[0] for eid, m in msgs.items() if m}
-        if not msgs:
-            if t != 0 or day == self.day:
-                return next_day
-            self._start_day(day)
+        if day_plans:
+            self._start_day(day_plans[0])
             if not self.with_dso:
                 self._hand_over()
             else:
                 for eid, agg in self.aggs.items():
-                    self.out[eid] = {"kind": "prognosis", "items": [to_dict(agg.prognosis())]}
-            return next_day
+                    self.out[eid] = {"to_dso": {"kind": "prognosis",
+                                                "items": [to_dict(agg.prognosis())]}}
+            return None
+        if not msgs:
+            return None
         kinds = {m["kind"] for m in msgs.values()}
         if len(kinds) != 1:
             raise ValueError(f"AggregatorSim: mixed DSO messages {sorted(kinds)} at t={time}")
@@ -169,23 +187,33 @@ class AggregatorSim(mosaik_api_v3.Simulator):
                 agg = self.aggs[eid]
                 reqs = [from_dict(x) for x in m["items"]]
                 offers = [o for q in reqs for o in agg.offers(q)]
-                self.out[eid] = {"kind": "offers", "items": [to_dict(o) for o in offers]}
+                self.out[eid] = {"to_dso": {"kind": "offers",
+                                            "items": [to_dict(o) for o in offers]}}
         elif kind == "orders":
             for eid, m in msgs.items():
                 agg = self.aggs[eid]
                 agg.dispatch([from_dict(x) for x in m["items"]])
-                self.out[eid] = {"kind": "prognosis", "items": [to_dict(agg.prognosis())]}
+                self.out[eid] = {"to_dso": {"kind": "prognosis",
+                                            "items": [to_dict(agg.prognosis())]}}
         else:
             raise ValueError(f"AggregatorSim: unknown DSO message kind {kind!r}")
-        return next_day
+        return None
 
     def get_data(self, outputs):
-        data = {}
-        for eid, attrs in outputs.items():
-            d = {}
-            if "to_dso" in attrs and eid in self.out:
-                d["to_dso"] = self.out[eid]
-            if "day_ready" in attrs:
-                d["day_ready"] = self.day
-            data[eid] = d
-        return data
+        return {eid: {a: v for a, v in self.out.get(eid, {}).items() if a in attrs}
+                for eid, attrs in outputs.items()}
+
+    def finalize(self):
+        for table in self.tables.values():
+            table.close()
+
+
+def main() -> int:
+    """Run the simulator as its own process (mosaik ``cmd:`` starter, ``%(addr)s`` argument)."""
+    from sims.process import serve
+
+    return serve(AggregatorSim(), "LV testbed aggregators")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,48 +1,81 @@
 """Mosaik adapter: the results collector, writing each step to the run folder as the run goes.
 
-Model ``Collector`` (one entity, ``any_inputs``): connect the homes' outputs, the ``Grid``
-entity and the ``Transformer`` entities to it. Rows go to a
-:class:`testbed.results.ResultsWriter`, flushed to Parquet part files every few steps, so an
-interrupted run keeps what it computed; ``finalize`` turns the parts into one file per table.
+Model ``Collector`` (one entity, eid ``collector``). Connect to it the homes' array outputs
+(``sims.homes.simulator`` ``Fleet`` entity: every name of
+:data:`~sims.collector.writer.HOME_COLUMNS`, one value per home in ``home_ids`` order) and the
+grid's (``sims.grid.simulator`` ``Grid`` entity: every name of
+:data:`~sims.collector.writer.GRID_INPUTS`). Each input has one source. The steps go to a
+:class:`~sims.collector.writer.ResultsWriter` (Parquet part files every ``flush_every``
+steps); ``finalize`` turns the parts into one file per table.
+
+Parameters of ``init`` (JSON-serialisable): ``out_dir``; ``start`` (local date or time of
+mosaik time 0, ISO) and ``timezone``; ``step_s``; ``home_ids``, ``bus_ids``, ``line_ids``,
+``trafo_ids`` and ``trafo_sn_mva`` (the element order of the arrays); ``flush_every``;
+``n_steps`` and ``progress`` (a progress bar that counts the steps collected).
+
+Stopping a run at a step boundary: :func:`request_stop` (for a signal handler) makes the
+collector, after it has buffered the current step, flush every table and raise
+:class:`RunStopped`, so that the run ends with every table holding the same steps.
 """
 
 from __future__ import annotations
 
+import threading
+
 import mosaik_api_v3
-import numpy as np
 import pandas as pd
 
-from sims.collector.writer import ResultsWriter
-from sims.homes.fleet import OUTPUTS
+from sims.collector.writer import GRID_INPUTS, HOME_COLUMNS, ResultsWriter
+from sims.errors import RunStopped
 
-HOME_ATTRS = list(OUTPUTS)
-FLAGS = ("controlled", "fallback")
+__all__ = ["CollectorSim", "RunStopped", "clear_stop", "request_stop"]
+
 META = {
     "api_version": "3.0",
     "type": "time-based",
-    "models": {"Collector": {"public": True, "any_inputs": True, "params": [], "attrs": []}},
+    "models": {"Collector": {"public": True, "params": [],
+                             "attrs": [*HOME_COLUMNS, *GRID_INPUTS]}},
 }
+
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask the collector of this process to stop the run after the current step.
+
+    Safe to call from a signal handler or another thread.
+    """
+    _STOP.set()
+
+
+def clear_stop() -> None:
+    """Forget a stop request (done at the start of each run)."""
+    _STOP.clear()
 
 
 class CollectorSim(mosaik_api_v3.Simulator):
-    """Gathers every step's outputs into long tables and hands them to the writer."""
+    """Hands every step's arrays to the results writer."""
 
     def __init__(self):
         super().__init__(META)
         self.writer: ResultsWriter | None = None
+        self.bar = None
 
     def init(self, sid, time_resolution=1.0, *, out_dir: str, start: str, timezone: str,
-             step_s: int, bus_ids: list[str], line_ids: list[str], trafo_ids: list[str],
-             trafo_sn_mva: list[float], flush_every: int = 16):
-        self.writer = ResultsWriter(out_dir, flush_every=flush_every)
-        self.start = pd.Timestamp(start).tz_localize(timezone) if pd.Timestamp(start).tz is None \
-            else pd.Timestamp(start)
-        self.step_s = step_s
-        self.bus_ids = pd.Categorical(bus_ids)
-        self.line_ids = pd.Categorical(line_ids)
-        self.trafo_ids = list(trafo_ids)
-        self.trafo_sn = dict(zip(trafo_ids, trafo_sn_mva, strict=True))
-        self.steps_written = 0
+             step_s: int, home_ids: list[str], bus_ids: list[str], line_ids: list[str],
+             trafo_ids: list[str], trafo_sn_mva: list[float], flush_every: int = 4,
+             n_steps: int | None = None, progress: bool = False):
+        self.writer = ResultsWriter(out_dir, timezone=timezone, home_ids=home_ids,
+                                    bus_ids=bus_ids, line_ids=line_ids, trafo_ids=trafo_ids,
+                                    trafo_sn_mva=trafo_sn_mva, flush_every=flush_every)
+        t0 = pd.Timestamp(start)
+        t0 = t0.tz_localize(timezone) if t0.tz is None else t0
+        self.start_ns = t0.value
+        self.step_s = int(step_s)
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=n_steps, unit="step", desc="steps", leave=False)
         return self.meta
 
     def create(self, num, model, **params):
@@ -52,40 +85,21 @@ class CollectorSim(mosaik_api_v3.Simulator):
 
     def step(self, time, inputs, max_advance):
         data = inputs.get("collector", {})
-        ts = self.start + pd.Timedelta(seconds=time)
-
-        def by_source(attr: str) -> dict[str, object]:
-            return {src.split(".", 1)[1]: v for src, v in data.get(attr, {}).items()}
-
-        homes = {a: by_source(a) for a in HOME_ATTRS}
-        home_ids = sorted(homes["p_kw"])
-        frames = {}
-        frames["homes"] = pd.DataFrame(
-            {"time": ts, "home_id": home_ids,
-             **{a: np.array([homes[a].get(h, np.nan) for h in home_ids], dtype=float)
-                for a in HOME_ATTRS}})
-        for flag in FLAGS:
-            frames["homes"][flag] = frames["homes"][flag] > 0.5
-        (vm,) = by_source("vm_pu").values()
-        (loading,) = by_source("line_loading_percent").values()
-        (losses,) = by_source("losses_mw").values()
-        (converged,) = by_source("converged").values()
-        frames["buses"] = pd.DataFrame({"time": ts, "bus_id": self.bus_ids,
-                                        "vm_pu": np.asarray(vm, dtype=float)})
-        frames["lines"] = pd.DataFrame({"time": ts, "line_id": self.line_ids,
-                                        "loading_percent": np.asarray(loading, dtype=float)})
-        p, q, ld = by_source("p_mw"), by_source("q_mvar"), by_source("loading_percent")
-        frames["transformer"] = pd.DataFrame({
-            "time": ts, "trafo_id": self.trafo_ids,
-            "p_mw": [p[t] for t in self.trafo_ids], "q_mvar": [q[t] for t in self.trafo_ids],
-            "loading_percent": [ld[t] for t in self.trafo_ids],
-            "sn_mva": [self.trafo_sn[t] for t in self.trafo_ids]})
-        frames["grid"] = pd.DataFrame({"time": [ts], "losses_mw": [float(losses)],
-                                       "converged": [bool(converged)]})
-        self.writer.add_step(frames)
-        self.steps_written += 1
+        try:
+            values = {a: next(iter(data[a].values())) for a in (*HOME_COLUMNS, *GRID_INPUTS)}
+        except KeyError as exc:
+            raise ValueError(f"CollectorSim: no input {exc.args[0]!r} at t={time} s") from None
+        self.writer.add_step(self.start_ns + int(time) * 1_000_000_000, values, values)
+        if self.bar is not None:
+            self.bar.update(1)
+        if _STOP.is_set():
+            self.writer.flush()
+            raise RunStopped(f"stopped on request after the step at t={time} s "
+                             f"({self.writer.steps_written} steps written)")
         return time + self.step_s
 
     def finalize(self):
+        if self.bar is not None:
+            self.bar.close()
         if self.writer is not None:
             self.writer.close()

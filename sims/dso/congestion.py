@@ -43,7 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from grids.balanced.loadflow import LoadFlowResult
-from sims.dso.grid_view import DsoGrid, GridLimits, StepCheck, Violation
+from sims.dso.grid_view import DsoGrid
+from sims.dso.limits import GridLimits, StepCheck, Violation
 from sims.usef import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis, TrafficLight
 
 __all__ = ["DsoConfig", "Selection", "Validation", "make_requests", "select_offers", "validate"]

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sims.dso.grid_view import DsoGrid, StepCheck, Violation
+from sims.dso.grid_view import DsoGrid
+from sims.dso.limits import StepCheck, Violation
 from sims.usef import Direction
 
 __all__ = ["EmergencyAction", "Measurement", "OperationMonitor", "emergency_limitation"]

@@ -1,16 +1,24 @@
 """Mosaik adapter: the DSO (UC3), over :class:`sims.dso.negotiation.DsoSession` and
 :class:`sims.dso.operation.OperationMonitor`.
 
+``init(sid, time_resolution, *, dso, grid, out_dir=None)``: the DSO's parameters
+(:class:`sims.dso.config.DsoRunConfig`, as ``to_dict()``) and its feeder
+(:class:`sims.grid.network.GridConfig`, as ``to_dict()``: the feeder and its compiled load flow
+are shared in the process with the grid simulator, or rebuilt in the DSO's own process).
+Every parameter and message is JSON-serialisable, so the simulator runs in-process
+(``python:``) or as its own process (``cmd:``, see ``main``). Event-based.
+
 One DSO, two roles, each a model of this simulator:
 
 ``Dso`` (one entity, eid ``dso``): the day-ahead negotiation
-    Input ``from_agg`` (the aggregators' messages, :mod:`sims.aggregator.simulator`), output
-    ``to_agg`` (``{"kind": "requests" | "orders" | "done", "items": [...]}``, sent to every
-    aggregator over a weak connection: a mosaik same-time loop, see
-    :mod:`sims.aggregator.simulator` for the protocol and why). On the aggregators' first
-    prognoses of a day it opens a :class:`~sims.dso.negotiation.DsoSession` and adds its own
-    forecast of the homes no aggregator manages (the fleet's uncontrolled forecast,
-    :meth:`sims.homes.fleet.HomeFleet.forecast_uncontrolled_kw`); then
+    Inputs ``from_agg`` (the aggregators' messages, :mod:`sims.aggregator.simulator`) and
+    ``unmanaged_kw`` (the homes' forecast of the homes no aggregator manages,
+    :meth:`sims.homes.fleet.HomeFleet.unmanaged_message`); output ``to_agg`` (``{"kind":
+    "requests" | "orders" | "done", "items": [...]}``, sent to every aggregator over a weak
+    connection: a mosaik same-time loop, see :mod:`sims.aggregator.simulator` for the protocol
+    and why). On the aggregators' first prognoses of a day it opens a
+    :class:`~sims.dso.negotiation.DsoSession` and adds the forecast of the homes no
+    aggregator manages; then
     ``on_prognoses``/``on_offers`` message by message until the session ends. With
     ``negotiate=False`` (control level ``market``) it only validates the prognoses (zero
     rounds): the day-ahead congestion is recorded, nothing is requested.
@@ -21,9 +29,10 @@ One DSO, two roles, each a model of this simulator:
     ``flex_prognosis.parquet`` (every home's power validated first and last [kW], per day and
     step: what the load flow checked).
 ``DsoMonitor`` (one entity, eid ``monitor``): operation
-    Inputs ``trafo_loading_percent`` (from every ``Transformer`` entity), ``vm_pu``,
-    ``line_loading_percent``, ``converged`` (from the ``Grid`` entity) and ``p_kw`` (from
-    every home: the smart-meter readings that tell the direction of an overload). Every step
+    Inputs ``trafo_loading_percent``, ``vm_pu``, ``line_loading_percent`` (arrays in the
+    network's row order) and ``converged`` from the grid simulator's ``Grid`` entity, and
+    ``p_kw`` (every home's net power, feeder order, from the homes' ``Fleet``: the smart-meter
+    readings that tell the direction of an overload). Every step
     the :class:`~sims.dso.operation.OperationMonitor` records the remaining violations;
     written to ``dso_operation.parquet`` (one row per violation) after each day.
     With ``emergency=True`` (scenario ``flex.emergency_limitation``) a step with a violation
@@ -35,8 +44,11 @@ One DSO, two roles, each a model of this simulator:
     tightens them); one row per action in ``dso_emergency.parquet``.
 
 The two roles must be two *instances* of this simulator (``world.start`` twice): mosaik orders
-simulators, not entities, and the day-ahead role must run before the homes at the first step
-of a day while the monitor runs after the grid at every step.
+simulators, not entities, and the day-ahead role runs in the homes' same-time loop at the
+first step of a day while the monitor runs after the grid at every step.
+
+Tables (``out_dir``) are appended once a day (one part per day, :class:`sims.tables.DayTable`)
+and consolidated at the end.
 """
 
 from __future__ import annotations
@@ -47,35 +59,24 @@ import mosaik_api_v3
 import numpy as np
 import pandas as pd
 
-from grids.networks.feeder import element_ids
-from grids.networks.loaders import load_feeder
-from sims.dso.congestion import DsoConfig
-from sims.dso.grid_view import DsoGrid, GridLimits
+from sims.dso.config import DsoRunConfig
+from sims.dso.grid_view import dso_grid
 from sims.dso.negotiation import DsoSession
 from sims.dso.operation import OperationMonitor, emergency_limitation
+from sims.grid.network import GridConfig, shared_grid
+from sims.tables import DayTable
 from sims.usef import Prognosis, from_dict, to_dict
-from testbed.scenario import parse_scenario
 
 META = {
     "api_version": "3.0",
     "type": "event-based",
     "models": {
-        "Dso": {"public": True, "params": [], "attrs": ["from_agg", "to_agg"]},
+        "Dso": {"public": True, "params": [], "attrs": ["from_agg", "unmanaged_kw", "to_agg"]},
         "DsoMonitor": {"public": True, "params": [],
                        "attrs": ["trafo_loading_percent", "vm_pu", "line_loading_percent",
                                  "converged", "p_kw", "dso_caps"]},
     },
 }
-
-
-def dso_grid_of(scenario, base_dir: str | Path = ".") -> tuple[DsoGrid, object]:
-    """The DSO's network model of a scenario (and the feeder it was built from)."""
-    feeder = load_feeder(scenario.grid_source, n_homes=scenario.n_homes,
-                         seed=scenario.layout_seed, n_feeders=scenario.n_feeders,
-                         base_dir=Path(base_dir))
-    grid = DsoGrid(feeder.net, feeder.homes, GridLimits.from_scenario(scenario),
-                   power_factor=scenario.power_factor)
-    return grid, feeder
 
 
 class DsoSim(mosaik_api_v3.Simulator):
@@ -88,32 +89,27 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.out: dict | None = None
         self.day = -1
         self.iterations = 0
-        self.tables: list[pd.DataFrame] = []
-        self.order_rows: list[dict] = []
-        self.days: list[dict] = []
-        self.prognoses: list[pd.DataFrame] = []
+        self.tables: dict[str, DayTable] = {}
         self.monitor: OperationMonitor | None = None
+        self.unmanaged: dict | None = None
 
-    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, base_dir: str = ".",
-             board: dict | None = None, negotiate: bool = True, out_dir: str | None = None,
-             start: str | None = None, emergency: bool = False):
-        self.scenario = parse_scenario(scenario_toml, source="<scenario as run>")
-        self.step_s = self.scenario.step_s
-        self.spd = self.scenario.steps_per_day
+    def init(self, sid, time_resolution=1.0, *, dso: dict, grid: dict,
+             out_dir: str | None = None):
+        cfg = self.cfg = DsoRunConfig.from_dict(dso)
+        self.step_s = cfg.step_s
+        self.spd = cfg.steps_per_day
         self.step_h = self.step_s / 3600.0
-        self.grid, feeder = dso_grid_of(self.scenario, base_dir)
-        self.trafo_ids = element_ids(feeder.net.trafo)
-        self.board = board
-        self.negotiate = bool(negotiate)
-        self.config = DsoConfig(price_cap_eur_per_kwh=self.scenario.flex_price_cap_eur_per_kwh,
-                                max_rounds=self.scenario.flex_max_rounds if negotiate else 0)
+        shared = shared_grid(GridConfig.from_dict(grid))
+        self.grid = dso_grid(shared, cfg.limits, cfg.power_factor)
+        self.negotiate = cfg.negotiate
+        self.config = cfg.congestion
         self.out_dir = Path(out_dir) if out_dir else None
-        self.start = pd.Timestamp(start or self.scenario.start.isoformat())
-        if self.start.tz is None:
-            self.start = self.start.tz_localize(self.scenario.timezone)
+        self.start = pd.Timestamp(cfg.start.isoformat()).tz_localize(cfg.timezone)
         self.violations: list[dict] = []
-        self.emergency = bool(emergency)
+        self.violations_written = 0
+        self.emergency = cfg.emergency_limitation
         self.actions: list[dict] = []
+        self.actions_written = 0
         self.caps: dict = {}
         self.caps_until = 0
         return self.meta
@@ -123,20 +119,31 @@ class DsoSim(mosaik_api_v3.Simulator):
             raise ValueError("DsoSim: one entity per simulator instance (Dso or DsoMonitor)")
         self.kind = model
         eid = "dso" if model == "Dso" else "monitor"
+        out = self.out_dir
         if model == "DsoMonitor":
             self.monitor = OperationMonitor(self.grid)
+            if out is not None:
+                self.tables = {"operation": DayTable(out, "dso_operation", VIOLATION_COLUMNS)}
+                if self.emergency:
+                    self.tables["emergency"] = DayTable(out, "dso_emergency", ACTION_COLUMNS)
+        elif out is not None:
+            self.tables = {"dayahead": DayTable(out, "flex_dayahead", DAYAHEAD_COLUMNS),
+                           "orders": DayTable(out, "flex_orders", ORDER_COLUMNS),
+                           "days": DayTable(out, "flex_days", DAY_COLUMNS),
+                           "prognosis": DayTable(out, "flex_prognosis", PROGNOSIS_COLUMNS)}
         return [{"eid": eid, "type": model}]
 
     # ------------------------------------------------------------------ negotiation
     def _unmanaged(self, day: int, prognoses: list[Prognosis]) -> list[Prognosis]:
+        """The homes' forecast of the homes in no aggregator's prognosis."""
         managed = {h for p in prognoses for h in p.home_kw}
-        fleet = self.board["fleet"]
-        rest = [i for i, h in enumerate(fleet.homes) if h.home_id not in managed]
-        if not rest:
-            return []
-        kw = fleet.forecast_uncontrolled_kw(day, rest)
-        return [Prognosis("unmanaged", self.step_h,
-                          {fleet.homes[i].home_id: kw[i] for i in rest})]
+        msg = self.unmanaged
+        if msg is None or msg["day"] != day:
+            raise ValueError(f"DsoSim: no forecast of the unmanaged homes for day {day} "
+                             f"(connect the homes' unmanaged_kw)")
+        rest = {h: np.asarray(kw, dtype=float) for h, kw in msg["home_kw"].items()
+                if h not in managed}
+        return [Prognosis("unmanaged", self.step_h, rest)] if rest else []
 
     def _finish_day(self, day: int) -> None:
         res = self.session.result()
@@ -152,41 +159,42 @@ class DsoSim(mosaik_api_v3.Simulator):
         tab.insert(0, "time", [self.start + pd.Timedelta(seconds=(day * self.spd + s)
                                                          * self.step_s) for s in tab.step])
         tab.insert(1, "day", day)
-        self.tables.append(tab)
         init_kw = res.initial.home_kw
+        order_rows = []
         for o in res.orders:
             c = self.grid.column(o.home_id)
             for s, p in zip(o.offer.steps, o.offer.power_kw, strict=True):
-                self.order_rows.append({
+                order_rows.append({
                     "day": day, "step": int(s), "round": o.round, "order_id": o.order_id,
                     "aggregator_id": o.aggregator_id, "home_id": o.home_id,
                     "direction": o.offer.direction.value, "ordered_kw": float(p),
                     "baseline_kw": float(init_kw[s, c]),
                     "price_eur_per_kwh": float(o.offer.price_eur_per_kwh)})
         n, m = res.initial.home_kw.shape
-        self.prognoses.append(pd.DataFrame({
+        prognosis = pd.DataFrame({
             "day": day, "step": np.repeat(np.arange(n), m),
             "home_id": np.tile(np.asarray(self.grid.home_ids), n),
-            "initial_kw": res.initial.home_kw.ravel(), "final_kw": res.final.home_kw.ravel()}))
+            "initial_kw": res.initial.home_kw.ravel(), "final_kw": res.final.home_kw.ravel()})
         k = res.kpis(self.step_h)
-        self.days.append({
+        days = pd.DataFrame([{
             "day": day, "status": status, "rounds": k["rounds"],
             "loop_iterations": self.iterations, "congested_steps": k["congested_steps"],
             "resolved_steps": k["resolved_steps"], "orange_steps": k["orange_steps"],
             "orders": len(res.orders), "cost_eur": res.cost_eur,
-            "new_congestion_steps": len(res.new_congestion_steps)})
-        if self.out_dir is not None:
-            pd.concat(self.tables, ignore_index=True).to_parquet(
-                self.out_dir / "flex_dayahead.parquet", index=False)
-            pd.DataFrame(self.order_rows, columns=list(ORDER_COLUMNS)).to_parquet(
-                self.out_dir / "flex_orders.parquet", index=False)
-            pd.DataFrame(self.days).to_parquet(self.out_dir / "flex_days.parquet", index=False)
-            pd.concat(self.prognoses, ignore_index=True).to_parquet(
-                self.out_dir / "flex_prognosis.parquet", index=False)
+            "new_congestion_steps": len(res.new_congestion_steps)}])
+        if self.tables:
+            self.tables["dayahead"].append(tab)
+            self.tables["orders"].append(pd.DataFrame(order_rows, columns=list(ORDER_COLUMNS)))
+            self.tables["days"].append(days)
+            self.tables["prognosis"].append(prognosis)
 
     def _negotiation_step(self, time: int, inputs: dict) -> None:
         day = time // self.step_s // self.spd
-        msgs = [m for m in inputs.get("dso", {}).get("from_agg", {}).values() if m]
+        got = inputs.get("dso", {})
+        for m in got.get("unmanaged_kw", {}).values():
+            if m:
+                self.unmanaged = m
+        msgs = [m for m in got.get("from_agg", {}).values() if m]
         if not msgs:
             return
         kinds = {m["kind"] for m in msgs}
@@ -215,21 +223,23 @@ class DsoSim(mosaik_api_v3.Simulator):
     def _monitor_step(self, time: int, inputs: dict) -> None:
         got = inputs.get("monitor", {})
 
-        def by_src(attr: str) -> dict:
-            return {src.split(".", 1)[1]: v for src, v in got.get(attr, {}).items()}
+        def one(attr: str):
+            vals = list(got.get(attr, {}).values())
+            if len(vals) != 1:
+                raise ValueError(f"DsoSim: monitor needs one {attr!r} input at t={time} s "
+                                 f"(got {len(vals)})")
+            return vals[0]
 
         k = time // self.step_s
-        tl = by_src("trafo_loading_percent")
-        trafo = np.array([tl.get(t, np.nan) for t in self.trafo_ids], dtype=float)
-        (vm,) = by_src("vm_pu").values()
-        (ll,) = by_src("line_loading_percent").values()
-        (conv,) = by_src("converged").values()
-        pk = by_src("p_kw")
-        home_kw = np.array([pk.get(h, 0.0) for h in self.grid.home_ids], dtype=float)
-        found = self.monitor.observe(k, trafo, vm, ll, home_kw=home_kw, converged=bool(conv))
+        trafo = np.asarray(one("trafo_loading_percent"), dtype=float)
+        vm = np.asarray(one("vm_pu"), dtype=float)
+        ll = np.asarray(one("line_loading_percent"), dtype=float)
+        conv = bool(one("converged"))
+        home_kw = np.asarray(one("p_kw"), dtype=float)
+        found = self.monitor.observe(k, trafo, vm, ll, home_kw=home_kw, converged=conv)
         if k >= self.caps_until:
             self.caps = {}
-        if self.emergency and found and bool(conv):
+        if self.emergency and found and conv:
             act = emergency_limitation(self.grid, home_kw)
             fin = lambda x: float(x) if np.isfinite(x) else None  # noqa: E731
             new = {h: [fin(lo), fin(hi)] for h, (lo, hi) in act.caps.items()}
@@ -252,17 +262,20 @@ class DsoSim(mosaik_api_v3.Simulator):
                 "kind": v.kind, "element": int(v.element), "value": float(v.value),
                 "limit": float(v.limit), "congestion_point": v.congestion_point,
                 "direction": v.direction.value})
-        if self.out_dir is not None and (k + 1) % self.spd == 0:
+        if (k + 1) % self.spd == 0:
             self.write_operation()
 
     def write_operation(self) -> None:
-        """Write the violations recorded so far to ``dso_operation.parquet``."""
-        if self.out_dir is not None:
-            pd.DataFrame(self.violations, columns=list(VIOLATION_COLUMNS)).to_parquet(
-                self.out_dir / "dso_operation.parquet", index=False)
-            if self.emergency:
-                pd.DataFrame(self.actions, columns=list(ACTION_COLUMNS)).to_parquet(
-                    self.out_dir / "dso_emergency.parquet", index=False)
+        """Append the violations and actions recorded since the last call (one part)."""
+        if not self.tables:
+            return
+        new = self.violations[self.violations_written:]
+        self.tables["operation"].append(pd.DataFrame(new, columns=list(VIOLATION_COLUMNS)))
+        self.violations_written = len(self.violations)
+        if "emergency" in self.tables:
+            acts = self.actions[self.actions_written:]
+            self.tables["emergency"].append(pd.DataFrame(acts, columns=list(ACTION_COLUMNS)))
+            self.actions_written = len(self.actions)
 
     def step(self, time, inputs, max_advance):
         self.out = None
@@ -286,6 +299,15 @@ class DsoSim(mosaik_api_v3.Simulator):
     def finalize(self):
         if self.kind == "DsoMonitor":
             self.write_operation()
+        for table in self.tables.values():
+            table.close()
+
+
+def main() -> int:
+    """Run the simulator as its own process (mosaik ``cmd:`` starter, ``%(addr)s`` argument)."""
+    from sims.process import serve
+
+    return serve(DsoSim(), "LV testbed DSO")
 
 
 ORDER_COLUMNS = ("day", "step", "round", "order_id", "aggregator_id", "home_id", "direction",
@@ -294,3 +316,13 @@ VIOLATION_COLUMNS = ("time", "step", "kind", "element", "value", "limit", "conge
                      "direction")
 HOLD_STEPS = 4  # steps an emergency cap is held after the violation that set it (1 h at 15 min)
 ACTION_COLUMNS = ("time", "step", "homes", "limited_kw", "cleared_in_check", "iterations")
+DAYAHEAD_COLUMNS = ("time", "day", "step", "requested_kw", "offered_kw", "offered_eur",
+                    "ordered_kw", "ordered_eur", "initial_light", "final_light",
+                    "initial_excess", "final_excess")
+DAY_COLUMNS = ("day", "status", "rounds", "loop_iterations", "congested_steps",
+               "resolved_steps", "orange_steps", "orders", "cost_eur", "new_congestion_steps")
+PROGNOSIS_COLUMNS = ("day", "step", "home_id", "initial_kw", "final_kw")
+
+
+if __name__ == "__main__":
+    main()

@@ -70,26 +70,44 @@ class GridModel:
     Parameters
     ----------
     feeder
-        The network and its homes; copied, never modified.
+        The network and its homes; never modified (``runpp`` works on a copy).
+    engine
+        ``"numba"`` (default) or ``"pandapower"``.
+    loadflow
+        The feeder's compiled engine to reuse (compiled here if None).
+    unsupported
+        Why the engine cannot represent the feeder, when the caller already knows (then no
+        compilation is tried and ``runpp`` runs).
     """
 
-    def __init__(self, feeder: Feeder, engine: str = "numba"):
+    def __init__(self, feeder: Feeder, engine: str = "numba", *,
+                 loadflow: LoadFlow | None = None, unsupported: str | None = None):
         if engine not in ("numba", "pandapower"):
             raise ValueError(f"GridModel: engine must be 'numba' or 'pandapower' (got {engine!r})")
-        self.net = copy.deepcopy(feeder.net)
         self.homes = feeder.homes
-        self.load_rows = self.net.load.index.get_indexer(feeder.homes["load"].to_numpy())
-        self.bus_ids = self.net.bus.name.astype(str).tolist()
-        self.line_ids = self.net.line.name.astype(str).tolist()
         self.fallback_reason: str | None = None
         self.loadflow = None
         if engine == "numba":
-            try:
-                self.loadflow = LoadFlow(self.net)
-            except UnsupportedElement as exc:
-                engine = "pandapower"
-                self.fallback_reason = str(exc)
+            if unsupported is not None:
+                engine, self.fallback_reason = "pandapower", unsupported
+            else:
+                try:
+                    self.loadflow = loadflow if loadflow is not None else LoadFlow(feeder.net)
+                except UnsupportedElement as exc:
+                    engine, self.fallback_reason = "pandapower", str(exc)
         self.engine = engine
+        # the engine only reads the net; runpp writes the loads and its results: a copy
+        self.net = feeder.net if engine == "numba" else copy.deepcopy(feeder.net)
+        self.load_rows = self.net.load.index.get_indexer(feeder.homes["load"].to_numpy())
+        self.bus_ids = self.net.bus.name.astype(str).tolist()
+        self.line_ids = self.net.line.name.astype(str).tolist()
+        self._p0 = self.net.load["p_mw"].to_numpy(dtype=float, copy=True)
+        self._q0 = self.net.load["q_mvar"].to_numpy(dtype=float, copy=True)
+
+    @classmethod
+    def of(cls, grid, engine: str = "numba") -> GridModel:
+        """The model of a :class:`sims.grid.network.SharedGrid` (its compiled engine reused)."""
+        return cls(grid.feeder, engine, loadflow=grid.loadflow, unsupported=grid.unsupported)
 
     def solve(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> GridStep:
         """Run the load flow with the homes' net powers.
@@ -100,8 +118,8 @@ class GridModel:
             Net active and reactive power per home [kW, kvar], in ``feeder.homes`` order.
         """
         net = self.net
-        p = net.load["p_mw"].to_numpy(copy=True)
-        q = net.load["q_mvar"].to_numpy(copy=True)
+        p = self._p0.copy()
+        q = self._q0.copy()
         p[self.load_rows] = np.asarray(p_kw, dtype=float) / 1000.0
         q[self.load_rows] = np.asarray(q_kvar, dtype=float) / 1000.0
         if self.loadflow is not None:

@@ -1,39 +1,68 @@
-"""Mosaik adapter: the feeder, solved each step by :class:`sims.grid.model.GridModel`.
+"""Mosaik adapter: a feeder's load flow each step, over :class:`sims.grid.model.GridModel`.
 
-Models:
+Usable in any mosaik world with any pandapower network, in the shape mosaik-pandapower-2
+users know::
 
-``Load`` (one per home, eid = home id)
-    Inputs ``p_kw``, ``q_kvar`` (load convention); output ``vm_pu`` of the home's bus.
-``Transformer`` (one per transformer, eid = its id)
-    Outputs ``p_mw``, ``q_mvar`` (HV side) and ``loading_percent``.
-``Grid`` (one, eid ``grid``)
-    Outputs ``vm_pu`` and ``line_loading_percent`` (lists in ``net.bus`` / ``net.line`` order),
-    ``losses_mw`` and ``converged``.
+    grid_sim = world.start("Grid", step_size=900)
+    grid = grid_sim.Grid(json="my_net.json")           # or Grid(grid=GridConfig(...).to_dict())
+    loads = [e for e in grid.children if e.type == "Load"]
 
-A home without input keeps 0 kW. The load flow runs once per step, after all inputs arrived.
+``init(sid, time_resolution, step_size=900)``: a time-based simulator stepping every
+``step_size`` seconds; ``step_size=None`` makes it event-based (it solves when inputs arrive).
+
+Model ``Grid`` (one per simulator, eid ``grid``), created from a pandapower JSON file
+(``json``: its path) or from a :class:`sims.grid.network.GridConfig` (``grid``: its
+``to_dict()``; the testbed's feeders, shared in the process with the DSO). The homes of the
+feeder are its in-service loads (:mod:`grids.networks.loaders`), in ``net.load`` order for a
+file. Array attributes, one value per element in a fixed order (homes in feeder order, buses,
+lines and transformers in the network's row order):
+
+- inputs ``p_kw``, ``q_kvar``: every home's net power [kW, kvar], load convention (> 0 is
+  consumption);
+- outputs ``vm_pu`` (buses), ``line_loading_percent`` (lines), ``trafo_p_mw``,
+  ``trafo_q_mvar`` (power into each transformer's HV side), ``trafo_loading_percent``, and the
+  scalars ``losses_mw`` (lines and transformers) and ``converged``.
+
+Child entities (``grid.children``), one per element, with scalar attributes:
+
+- ``Load`` (eid ``Load-<net.load index>``, extra info ``home_id``, ``bus``): inputs ``p_kw``,
+  ``q_kvar`` [kW, kvar], load convention; output ``vm_pu`` of its bus;
+- ``Bus`` (``Bus-<index>``): ``vm_pu``;
+- ``Line`` (``Line-<index>``): ``loading_percent``;
+- ``Transformer`` (``Transformer-<index>``): ``loading_percent``, ``p_mw``, ``q_mvar`` (HV
+  side).
+
+Connect the homes either to the ``Grid`` entity's arrays (fast: two values per step) or to the
+``Load`` entities (one pair per home); a home keeps its last value (0 kW at first) until it
+receives a new one. A step that does not converge gives NaN and ``converged = False``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mosaik_api_v3
 import numpy as np
 
-from grids.networks.feeder import element_ids
-from grids.networks.loaders import load_feeder
 from sims.grid.model import GridModel, GridStep
-from testbed.scenario import parse_scenario
+from sims.grid.network import GridConfig, shared_grid
 
+__all__ = ["GridSim", "META"]
+
+ARRAY_INPUTS = ("p_kw", "q_kvar")
+ARRAY_OUTPUTS = ("vm_pu", "line_loading_percent", "trafo_p_mw", "trafo_q_mvar",
+                 "trafo_loading_percent", "losses_mw", "converged")
+CHILD_ATTRS = {
+    "Load": ("p_kw", "q_kvar", "vm_pu"),
+    "Bus": ("vm_pu",),
+    "Line": ("loading_percent",),
+    "Transformer": ("loading_percent", "p_mw", "q_mvar"),
+}
 META = {
     "api_version": "3.0",
     "type": "time-based",
     "models": {
-        "Load": {"public": True, "params": [], "attrs": ["p_kw", "q_kvar", "vm_pu"]},
-        "Transformer": {"public": True, "params": [],
-                        "attrs": ["p_mw", "q_mvar", "loading_percent"]},
-        "Grid": {"public": True, "params": [],
-                 "attrs": ["vm_pu", "line_loading_percent", "losses_mw", "converged"]},
+        "Grid": {"public": True, "params": ["json", "grid"],
+                 "attrs": [*ARRAY_INPUTS, *ARRAY_OUTPUTS]},
+        **{m: {"public": False, "params": [], "attrs": list(a)} for m, a in CHILD_ATTRS.items()},
     },
 }
 
@@ -43,63 +72,79 @@ class GridSim(mosaik_api_v3.Simulator):
 
     def __init__(self):
         super().__init__(META)
+        self.model: GridModel | None = None
         self.result: GridStep | None = None
 
-    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, base_dir: str = "."):
-        scenario = parse_scenario(scenario_toml, source="<scenario as run>")
-        self.step_s = scenario.step_s
-        feeder = load_feeder(scenario.grid_source, n_homes=scenario.n_homes,
-                             seed=scenario.layout_seed, n_feeders=scenario.n_feeders,
-                             base_dir=Path(base_dir))
-        self.model = GridModel(feeder)
-        self.home_index = {hid: j for j, hid in enumerate(feeder.homes.index)}
-        self.home_bus_row = feeder.net.bus.index.get_indexer(feeder.homes.bus.to_numpy())
-        self.trafo_ids = element_ids(feeder.net.trafo)
-        self.p_kw = np.zeros(len(self.home_index))
-        self.q_kvar = np.zeros(len(self.home_index))
-        self.created: dict[str, str] = {}
+    def init(self, sid, time_resolution=1.0, step_size: int | None = 900):
+        self.step_size = step_size
+        if not step_size:
+            self.meta["type"] = "event-based"
         return self.meta
 
-    def create(self, num, model, **params):
-        if model == "Load":
-            free = [h for h in self.home_index if h not in self.created]
-            eids = free[:num]
-        elif model == "Transformer":
-            eids = [t for t in self.trafo_ids if t not in self.created][:num]
-        else:
-            eids = ["grid"] if "grid" not in self.created and num == 1 else []
-        if len(eids) != num:
-            raise ValueError(f"GridSim: cannot create {num} more {model} entities")
-        for eid in eids:
-            self.created[eid] = model
-        return [{"eid": eid, "type": model} for eid in eids]
+    def create(self, num, model, json: str | None = None, grid: dict | None = None):
+        if model != "Grid" or num != 1 or self.model is not None:
+            raise ValueError("GridSim: create exactly one Grid entity per simulator")
+        if (json is None) == (grid is None):
+            raise ValueError("GridSim: Grid needs exactly one of json= (a pandapower JSON "
+                             "file) or grid= (a GridConfig dict)")
+        cfg = GridConfig(grid_source=str(json)) if json is not None else GridConfig.from_dict(grid)
+        shared = shared_grid(cfg)
+        feeder = shared.feeder
+        net = feeder.net
+        self.model = GridModel.of(shared)
+        n = len(feeder.homes)
+        self.p_kw, self.q_kvar = np.zeros(n), np.zeros(n)
+        self.load_home = {f"Load-{idx}": j for j, idx in enumerate(feeder.homes["load"])}
+        self.home_bus_row = net.bus.index.get_indexer(feeder.homes.bus.to_numpy())
+        self.rows = {"Bus": {f"Bus-{b}": i for i, b in enumerate(net.bus.index)},
+                     "Line": {f"Line-{x}": i for i, x in enumerate(net.line.index)},
+                     "Transformer": {f"Transformer-{x}": i for i, x in enumerate(net.trafo.index)}}
+        children = [{"eid": f"Load-{load}", "type": "Load", "rel": [f"Bus-{bus}"],
+                     "extra_info": {"home_id": str(hid), "bus": int(bus)}}
+                    for hid, load, bus in zip(feeder.homes.index, feeder.homes["load"],
+                                              feeder.homes["bus"], strict=True)]
+        children += [{"eid": eid, "type": kind, "rel": []}
+                     for kind, rows in self.rows.items() for eid in rows]
+        return [{"eid": "grid", "type": "Grid", "rel": [], "children": children}]
 
     def step(self, time, inputs, max_advance):
         for eid, attrs in inputs.items():
-            j = self.home_index[eid]
+            if eid == "grid":
+                for name, target in (("p_kw", self.p_kw), ("q_kvar", self.q_kvar)):
+                    vals = attrs.get(name)
+                    if vals:
+                        target[:] = sum(np.asarray(v, dtype=float) for v in vals.values())
+                continue
+            j = self.load_home[eid]
             if "p_kw" in attrs:
                 self.p_kw[j] = sum(attrs["p_kw"].values())
             if "q_kvar" in attrs:
                 self.q_kvar[j] = sum(attrs["q_kvar"].values())
         self.result = self.model.solve(self.p_kw, self.q_kvar)
-        return time + self.step_s
+        return time + self.step_size if self.step_size else None
 
     def get_data(self, outputs):
         r = self.result
         data = {}
         for eid, attrs in outputs.items():
-            kind = self.created[eid]
-            if kind == "Load":
-                vm = float(r.vm_pu[self.home_bus_row[self.home_index[eid]]])
-                data[eid] = {a: vm if a == "vm_pu" else None for a in attrs}
-            elif kind == "Transformer":
-                t = self.trafo_ids.index(eid)
-                vals = {"p_mw": r.trafo_p_mw[t], "q_mvar": r.trafo_q_mvar[t],
-                        "loading_percent": r.trafo_loading_percent[t]}
-                data[eid] = {a: float(vals[a]) for a in attrs}
-            else:
-                vals = {"vm_pu": r.vm_pu.tolist(),
-                        "line_loading_percent": r.line_loading_percent.tolist(),
+            if eid == "grid":
+                vals = {"vm_pu": r.vm_pu, "line_loading_percent": r.line_loading_percent,
+                        "trafo_p_mw": r.trafo_p_mw, "trafo_q_mvar": r.trafo_q_mvar,
+                        "trafo_loading_percent": r.trafo_loading_percent,
                         "losses_mw": r.losses_mw, "converged": r.converged}
                 data[eid] = {a: vals[a] for a in attrs}
+            elif eid in self.load_home:
+                vm = float(r.vm_pu[self.home_bus_row[self.load_home[eid]]])
+                data[eid] = {a: vm for a in attrs if a == "vm_pu"}
+            else:
+                kind = eid.split("-", 1)[0]
+                i = self.rows[kind][eid]
+                if kind == "Bus":
+                    vals = {"vm_pu": r.vm_pu[i]}
+                elif kind == "Line":
+                    vals = {"loading_percent": r.line_loading_percent[i]}
+                else:
+                    vals = {"loading_percent": r.trafo_loading_percent[i],
+                            "p_mw": r.trafo_p_mw[i], "q_mvar": r.trafo_q_mvar[i]}
+                data[eid] = {a: float(vals[a]) for a in attrs}
         return data

@@ -17,10 +17,20 @@ A model without mosaik (the home simulator is a thin adapter over it). Each day:
 
 Homes without a CEMS, and every home at control level ``none``, behave identically in all
 runs of a scenario, so runs at different control levels differ only by what the CEMS did.
+
+The fleet exchanges its day-ahead data as JSON-friendly messages (:mod:`sims.serial`), so that
+aggregators and the DSO can run in other processes: :meth:`HomeFleet.plans_message` (every
+CEMS home's input and plan, for the aggregators), :meth:`HomeFleet.unmanaged_message` (the
+forecast of the homes no aggregator manages, for the DSO) and :meth:`HomeFleet.adopt_message`
+(the plans the aggregators send back).
+
+Arrays of :meth:`HomeFleet.step` hold one value per home in feeder order (the order of
+``homes``).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, replace
 
@@ -31,10 +41,8 @@ from sims.homes.cems import (
     APPLIANCE_CYCLES,
     CATEGORIES,
     CemsInput,
-    CemsPool,
     Operator,
     Plan,
-    Tariff,
     appliance_for_category,
     ev_sessions_from_profile,
     heat_pump_store,
@@ -42,17 +50,48 @@ from sims.homes.cems import (
     thermal_from_profile,
 )
 from sims.homes.cems.fallback import end_soc
+from sims.homes.config import CONTROLLED_LEVELS, HomesConfig
 from sims.homes.devices import HomeSpec
 from sims.homes.home_model import HomeModel
-from sims.homes.population import HomeSeries, day_appliances, forecast_series, run_timestamps
-from testbed.kpis import import_prices
-from testbed.scenario import Scenario
+from sims.homes.planning import POOL_MIN_HOMES, cems_pool
+from sims.homes.population import (
+    HomeSeries,
+    day_appliances,
+    draw_homes,
+    forecast_series,
+    home_series,
+    run_timestamps,
+)
+from sims.registry import content_key, shared
+from sims.serial import from_jsonable, to_jsonable
+from sims.tariff import Tariff
 
-CONTROLLED_LEVELS = ("cems", "market", "dso")
 OUTPUTS = ("p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw", "appliance_kw",
            "battery_kw", "soc", "controlled", "fallback", "limited_kw")
-# Below this many CEMS homes a day is planned in-process: a worker pool costs more than it saves.
-POOL_MIN_HOMES = 16
+
+
+def population(cfg: HomesConfig, home_ids: list[str], buses: list[int]
+               ) -> tuple[list[HomeSpec], HomeSeries]:
+    """The homes of a run and their uncontrolled series, drawn once per process.
+
+    Shared through :mod:`sims.registry` (read-only): the homes simulator, the profiles
+    simulator and the study layer of one process draw them once, and runs of the same
+    scenario at other control levels reuse them (:meth:`HomesConfig.population_key`).
+
+    Parameters
+    ----------
+    cfg
+        The homes' parameters.
+    home_ids, buses
+        Home ids and their bus indices, in feeder order.
+    """
+    key = content_key("homes", cfg.population_key(), list(home_ids), [int(b) for b in buses])
+
+    def build():
+        specs = draw_homes(cfg, list(home_ids), list(buses))
+        return specs, home_series(cfg, specs)
+
+    return shared("homes", key, build)
 
 
 @dataclass
@@ -69,46 +108,46 @@ class HomeFleet:
 
     Parameters
     ----------
-    scenario
-        The validated scenario (control level, tariff, forecasts, seed).
+    cfg
+        The homes' parameters (control level, tariff, forecasts, seed).
     homes
         The homes, in feeder order.
     series
         Their uncontrolled device series over the whole run (the actual values).
     """
 
-    def __init__(self, scenario: Scenario, homes: list[HomeSpec], series: HomeSeries):
-        self.scenario = scenario
+    def __init__(self, cfg: HomesConfig, homes: list[HomeSpec], series: HomeSeries):
+        self.cfg = cfg
         self.homes = homes
         self.series = series
         self.n = len(homes)
-        self.spd = scenario.steps_per_day
-        self.step_h = scenario.step_s / 3600.0
-        self.uncontrolled = [HomeModel(h, scenario.step_s) for h in homes]
+        self.spd = cfg.steps_per_day
+        self.step_h = cfg.step_s / 3600.0
+        self.uncontrolled = [HomeModel(h, cfg.step_s) for h in homes]
+        self.with_battery = [i for i, h in enumerate(homes) if h.battery is not None]
+        self.position = {h.home_id: i for i, h in enumerate(homes)}
+        self._day_started: int | None = None
         self.cems_homes = [i for i, h in enumerate(homes)
-                           if h.cems and scenario.control in CONTROLLED_LEVELS]
+                           if h.cems and cfg.control in CONTROLLED_LEVELS]
         self.tan_phi = np.array([math.tan(math.acos(h.power_factor)) for h in homes])
-        self.timestamps = run_timestamps(scenario)
+        self.timestamps = run_timestamps(cfg)
         self.operators: dict[int, Operator] = {}
         self.appliance_kw = np.zeros((self.spd, self.n))
         self.day_plans: DayPlans | None = None
         self.plan_log: list[dict] = []
         self.adopted: dict[int, set[int]] = {}
-        self._pool: CemsPool | None = None
 
     # ------------------------------------------------------------------ planning
     def _appliances_of_day(self, i: int, day: int) -> list[tuple[str, int]]:
         if not self.homes[i].smart_appliances:
             return []
-        return day_appliances(self.scenario, i, day, self.spd)
+        return day_appliances(self.cfg, i, day, self.spd)
 
     def cems_inputs(self, day: int) -> dict[int, CemsInput]:
         """The CEMS input of every CEMS home for a day (forecasts, devices, tariff, SoC)."""
         rows = slice(day * self.spd, (day + 1) * self.spd)
-        base_fc, pv_fc = forecast_series(self.scenario, self.series, day)
-        prices = import_prices(self.timestamps[rows], self.scenario.tariff)
-        tariff = Tariff(prices, self.scenario.tariff.export_eur_per_kwh,
-                        name=self.scenario.tariff.name)
+        base_fc, pv_fc = forecast_series(self.cfg, self.series, day)
+        tariff = self.cfg.tariff.for_times(self.timestamps[rows])
         inputs = {}
         for i in self.cems_homes:
             h = self.homes[i]
@@ -156,15 +195,13 @@ class HomeFleet:
         """Plan a day for every CEMS home (in parallel when there are many)."""
         inputs = self.cems_inputs(day)
         order = list(inputs)
-        workers = self.scenario.cems_workers
+        workers = self.cfg.cems_workers
         if workers > 1 and len(order) >= POOL_MIN_HOMES:
-            if self._pool is None:
-                self._pool = CemsPool(workers)
-            plans = self._pool.plan_days([inputs[i] for i in order])
+            plans = cems_pool(workers).plan_days([inputs[i] for i in order])
         else:
             plans = [plan_day(inputs[i]) for i in order]
         self.day_plans = DayPlans(day, inputs, dict(zip(order, plans, strict=True)))
-        replan = self.scenario.replan_every_steps or None
+        replan = self.cfg.replan_every_steps or None
         self.operators = {i: Operator(inputs[i], p, replan_every_steps=replan)
                           for i, p in self.day_plans.plans.items()}
         for i, p in self.day_plans.plans.items():
@@ -199,7 +236,7 @@ class HomeFleet:
         unknown = sorted(set(plans) - set(dp.plans))
         if unknown:
             raise ValueError(f"adopt_plans: homes without a CEMS plan on day {day}: {unknown}")
-        replan = self.scenario.replan_every_steps or None
+        replan = self.cfg.replan_every_steps or None
         for i, p in plans.items():
             dp.plans[i] = p
             self.operators[i] = Operator(dp.inputs[i], p, replan_every_steps=replan)
@@ -219,10 +256,8 @@ class HomeFleet:
         homes
             Home positions (feeder order).
         """
-        import copy
-
         rows = slice(day * self.spd, (day + 1) * self.spd)
-        base_fc, pv_fc = forecast_series(self.scenario, self.series, day)
+        base_fc, pv_fc = forecast_series(self.cfg, self.series, day)
         out = {}
         for i in homes:
             m = copy.deepcopy(self.uncontrolled[i])
@@ -237,32 +272,86 @@ class HomeFleet:
                                for t in range(self.spd)])
         return out
 
-    def replanner(self):
-        """A re-planner for aggregators (:data:`sims.aggregator.local_market.Replanner`): the
-        fleet's
-        worker pool when it has one, else in this process."""
-        from sims.aggregator.local_market import pool_replanner, sequential_replanner
+    # ------------------------------------------------------------------ messages
+    def plans_message(self) -> dict:
+        """The day's CEMS inputs and plans, JSON-friendly, for the aggregators.
 
-        return pool_replanner(self._pool) if self._pool is not None else sequential_replanner
+        ``{"day": d, "tariff": <the day's tariff>, "homes": {home_id: {"input": ...,
+        "plan": ...}}}``, homes in feeder order; the tariff, common to every home's input, is
+        sent once. Read it with :func:`read_plans_message`.
+        """
+        dp = self.day_plans
+        tariff = next(iter(dp.inputs.values())).tariff if dp.inputs else None
+        homes = {self.homes[i].home_id: {"input": to_jsonable(replace(inp, tariff=None)),
+                                         "plan": to_jsonable(dp.plans[i])}
+                 for i, inp in dp.inputs.items()}
+        return {"day": dp.day, "tariff": to_jsonable(tariff), "homes": homes}
 
-    def close(self) -> None:
-        """Stop the worker pool, if one was started."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+    def unmanaged_message(self) -> dict:
+        """Day-ahead forecast of the homes without a CEMS plan, JSON-friendly, for the DSO.
+
+        ``{"day": d, "home_kw": {home_id: [kW per step]}}`` (:meth:`forecast_uncontrolled_kw`
+        from the homes' state at the start of the day).
+        """
+        dp = self.day_plans
+        rest = [i for i in range(self.n) if i not in dp.plans]
+        kw = self.forecast_uncontrolled_kw(dp.day, rest)
+        return {"day": dp.day, "home_kw": {self.homes[i].home_id: kw[i].tolist() for i in rest}}
+
+    def adopt_message(self, messages: list[dict]) -> None:
+        """Adopt the plans the aggregators sent back (:meth:`adopt_plans`).
+
+        Parameters
+        ----------
+        messages
+            One per aggregator: ``{"day": d, "homes": [the home ids it serves], "plans":
+            {home_id: plan}}`` (only the plans the market or an order changed).
+
+        Raises
+        ------
+        ValueError
+            A message is for another day, or a CEMS home of the day is served by none.
+        """
+        dp = self.day_plans
+        served: set[str] = set()
+        new: dict[int, Plan] = {}
+        for m in messages:
+            if dp is None or m["day"] != dp.day:
+                raise ValueError(f"HomeFleet: plans for day {m['day']} while the day planned "
+                                 f"is {None if dp is None else dp.day}")
+            served.update(m["homes"])
+            for hid, plan in m["plans"].items():
+                new[self.position[hid]] = from_jsonable(Plan, plan)
+        missing = [self.homes[i].home_id for i in dp.plans if self.homes[i].home_id not in served]
+        if missing:
+            raise ValueError(f"HomeFleet: {len(missing)} CEMS home(s) served by no aggregator "
+                             f"on day {dp.day}: {missing[:5]}")
+        self.adopt_plans(dp.day, new)
 
     # ------------------------------------------------------------------ operation
-    def step(self, k: int, base_kw: np.ndarray, pv_kw: np.ndarray, ev_kw: np.ndarray,
-             hp_kw: np.ndarray, caps: dict[int, tuple[float, float]] | None = None
+    def start_day(self, day: int, plan: bool = True) -> None:
+        """Set the day's appliance cycles and, if ``plan`` and not done yet, plan the day.
+
+        :meth:`step` calls it at the first step of a day unless it was called for that day.
+        """
+        self.appliance_kw[:] = 0.0
+        for i in range(self.n):
+            for name, start in self._appliances_of_day(i, day):
+                cycle = APPLIANCE_CYCLES[name]
+                s = min(start, self.spd - len(cycle))
+                self.appliance_kw[s:s + len(cycle), i] += cycle
+        if plan and self.cems_homes and (self.day_plans is None or self.day_plans.day != day):
+            self.plan(day)
+        self._day_started = day
+
+    def step(self, k: int, caps: dict[int, tuple[float, float]] | None = None
              ) -> dict[str, np.ndarray]:
-        """Operate every home for step ``k`` of the run with the actual device values.
+        """Operate every home for step ``k`` of the run with its actual device values.
 
         Parameters
         ----------
         k
             Step of the run (0-based).
-        base_kw, pv_kw, ev_kw, hp_kw
-            Actual uncontrolled values per home [kW], feeder order.
         caps
             The DSO's emergency limitation for this step: home position -> ``(min_kw,
             max_kw)`` on its net power (see :meth:`limit`).
@@ -270,38 +359,37 @@ class HomeFleet:
         Returns
         -------
         dict of arrays
-            Every name of :data:`OUTPUTS`, one value per home.
+            Every name of :data:`OUTPUTS`, one value per home (feeder order), new arrays.
         """
         day, t = divmod(k, self.spd)
-        if t == 0:
-            self.appliance_kw[:] = 0.0
-            for i in range(self.n):
-                for name, start in self._appliances_of_day(i, day):
-                    cycle = APPLIANCE_CYCLES[name]
-                    s = min(start, self.spd - len(cycle))
-                    self.appliance_kw[s:s + len(cycle), i] += cycle
-            if self.cems_homes and (self.day_plans is None or self.day_plans.day != day):
-                self.plan(day)  # not planned yet by an aggregator (control level cems)
+        if t == 0 and self._day_started != day:
+            self.start_day(day)
+        s = self.series
+        base, pv, ev, hp = s.base_kw[k], s.pv_kw[k], s.ev_kw[k], s.hp_kw[k]
+        app = self.appliance_kw[t]
         out = {name: np.zeros(self.n) for name in OUTPUTS}
-        out["base_kw"][:] = base_kw
-        out["pv_kw"][:] = pv_kw
-        for i in range(self.n):
-            op = self.operators.get(i)
-            if op is None:
-                s = self.uncontrolled[i].step(base_kw[i], pv_kw[i], ev_kw[i], hp_kw[i],
-                                              self.appliance_kw[t, i])
-                out["p_kw"][i], out["battery_kw"][i], out["soc"][i] = s.p_kw, s.battery_kw, s.soc
-                out["ev_kw"][i], out["hp_kw"][i] = ev_kw[i], hp_kw[i]
-                out["appliance_kw"][i] = self.appliance_kw[t, i]
-            else:
-                r = op.step(float(base_kw[i]), float(pv_kw[i]))
-                out["p_kw"][i], out["battery_kw"][i] = r.net_kw, r.battery_kw
-                out["soc"][i] = 0.0 if math.isnan(r.soc) else r.soc
-                out["ev_kw"][i], out["hp_kw"][i] = r.ev_kw, r.thermal_kw
-                out["appliance_kw"][i] = r.appliance_kw
-                out["pv_kw"][i] = pv_kw[i] - r.curtail_kw
-                out["controlled"][i] = 1.0
-                out["fallback"][i] = float(op.plan.fallback)
+        out["base_kw"][:] = base
+        out["pv_kw"][:] = pv
+        out["ev_kw"][:] = ev
+        out["hp_kw"][:] = hp
+        out["appliance_kw"][:] = app
+        # homes without battery and plan: their device balance, all at once, with the
+        # operations of HomeModel.step in its order (bit-identical)
+        out["p_kw"][:] = base + ev + hp + app - pv + 0.0
+        ops = self.operators
+        for i in self.with_battery:
+            if i not in ops:
+                r = self.uncontrolled[i].step(base[i], pv[i], ev[i], hp[i], app[i])
+                out["p_kw"][i], out["battery_kw"][i], out["soc"][i] = r.p_kw, r.battery_kw, r.soc
+        for i, op in ops.items():
+            r = op.step(float(base[i]), float(pv[i]))
+            out["p_kw"][i], out["battery_kw"][i] = r.net_kw, r.battery_kw
+            out["soc"][i] = 0.0 if math.isnan(r.soc) else r.soc
+            out["ev_kw"][i], out["hp_kw"][i] = r.ev_kw, r.thermal_kw
+            out["appliance_kw"][i] = r.appliance_kw
+            out["pv_kw"][i] = pv[i] - r.curtail_kw
+            out["controlled"][i] = 1.0
+            out["fallback"][i] = float(op.plan.fallback)
         for i, (lo, hi) in (caps or {}).items():
             self.limit(out, i, lo, hi)
         out["q_kvar"][:] = (out["base_kw"] + out["hp_kw"]) * self.tan_phi
@@ -345,3 +433,13 @@ class HomeFleet:
         """One row per CEMS home and day: status, fallback flag and reason, planned bill, gap."""
         return pd.DataFrame(self.plan_log, columns=["day", "home_id", "status", "fallback",
                                                     "reason", "planned_bill_eur", "gap"])
+
+
+def read_plans_message(message: dict) -> tuple[int, dict[str, CemsInput], dict[str, Plan]]:
+    """The day, CEMS inputs and plans of a :meth:`HomeFleet.plans_message`, by home id."""
+    tariff = from_jsonable(Tariff, message["tariff"])
+    inputs, plans = {}, {}
+    for hid, d in message["homes"].items():
+        inputs[hid] = replace(from_jsonable(CemsInput, d["input"]), tariff=tariff)
+        plans[hid] = from_jsonable(Plan, d["plan"])
+    return int(message["day"]), inputs, plans

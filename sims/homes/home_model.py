@@ -1,8 +1,9 @@
 """One home behind the meter without a CEMS: devices run uncontrolled, a battery self-consumes.
 
-The battery rule (no CEMS): charge from PV surplus, discharge to cover demand, within its power
-and state-of-charge limits; it never charges from or discharges to the grid. Losses: the
-round-trip efficiency is split evenly, ``sqrt(eta)`` on charging and on discharging.
+The battery rule (no CEMS) is :func:`sims.homes.battery.self_consumption`: charge from PV
+surplus, discharge to cover demand, within its power and state-of-charge limits; it never
+charges from or discharges to the grid. Losses: the round-trip efficiency is split evenly,
+``sqrt(eta)`` on charging and on discharging.
 
 Reactive power: base load and heat pump at the home's power factor (lagging), PV, EV charger,
 appliance cycles and battery at unity power factor.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sims.homes.battery import self_consumption
 from sims.homes.devices import HomeSpec
 
 
@@ -56,7 +58,9 @@ class HomeModel:
     def __init__(self, spec: HomeSpec, step_s: int):
         self.spec = spec
         self.dt_h = step_s / 3600.0
-        self.soc = spec.battery.soc_init if spec.battery else 0.0
+        bat = spec.battery
+        self.soc = bat.soc_init if bat else 0.0
+        self.energy_kwh = bat.soc_init * bat.capacity_kwh if bat else 0.0
         self.tan_phi = math.tan(math.acos(spec.power_factor))
 
     def step(self, base_kw: float, pv_kw: float, ev_kw: float, hp_kw: float,
@@ -75,16 +79,9 @@ class HomeModel:
         battery_kw = 0.0
         bat = self.spec.battery
         if bat is not None:
-            eta = math.sqrt(bat.efficiency_roundtrip)
-            cap = bat.capacity_kwh
-            if balance < 0:  # surplus: charge
-                room_kw = (bat.soc_max - self.soc) * cap / (eta * self.dt_h)
-                battery_kw = min(-balance, bat.power_kw, max(room_kw, 0.0))
-                self.soc += battery_kw * eta * self.dt_h / cap
-            elif balance > 0:  # deficit: discharge
-                avail_kw = (self.soc - bat.soc_min) * cap * eta / self.dt_h
-                battery_kw = -min(balance, bat.power_kw, max(avail_kw, 0.0))
-                self.soc += battery_kw / eta * self.dt_h / cap
+            battery_kw, self.energy_kwh = self_consumption(balance, self.energy_kwh, bat,
+                                                           self.dt_h)
+            self.soc = self.energy_kwh / bat.capacity_kwh
         p_kw = balance + battery_kw
         q_kvar = (base_kw + hp_kw) * self.tan_phi
         return HomeStep(p_kw=p_kw, q_kvar=q_kvar, base_kw=base_kw, pv_kw=pv_kw, ev_kw=ev_kw,

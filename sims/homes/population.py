@@ -23,17 +23,18 @@ import numpy as np
 import pandas as pd
 
 from sims.homes import profile_data
+from sims.homes.config import HomesConfig
 from sims.homes.devices import Battery, ElectricVehicle, HeatPump, HomeSpec
-from testbed.scenario import BASE_PROFILES, EV_PROFILES, HP_PROFILES, Scenario
+from sims.homes.profile_data import BASE_PROFILES, EV_PROFILES, HP_PROFILES
 
 
-def run_timestamps(scenario: Scenario) -> pd.DatetimeIndex:
+def run_timestamps(scenario: HomesConfig) -> pd.DatetimeIndex:
     """Tz-aware timestamps of every step of a run: local midnight of ``start`` + k * step."""
     start = pd.Timestamp(dt.datetime.combine(scenario.start, dt.time()), tz=scenario.timezone)
     return start + pd.to_timedelta(np.arange(scenario.n_steps) * scenario.step_s, unit="s")
 
 
-def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> list[HomeSpec]:
+def draw_homes(scenario: HomesConfig, home_ids: list[str], buses: list[int]) -> list[HomeSpec]:
     """Draw every home's devices and sizes from the scenario seed.
 
     Technologies are allocated to exact shares of the homes (``round(share * n)``), to homes
@@ -42,7 +43,8 @@ def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> lis
     Parameters
     ----------
     scenario
-        The validated scenario.
+        The homes' parameters (a :class:`~sims.homes.config.HomesConfig`, or any object with
+        its attributes, such as a scenario).
     home_ids, buses
         Home ids and their bus indices, in feeder order.
 
@@ -126,7 +128,7 @@ def draw_homes(scenario: Scenario, home_ids: list[str], buses: list[int]) -> lis
     return specs
 
 
-def heat_pump_building(scenario: Scenario, rated_kw: float, profile: str, category: str, *,
+def heat_pump_building(scenario: HomesConfig, rated_kw: float, profile: str, category: str, *,
                        cop_u: float, tau_h: float) -> dict[str, float]:
     """The building a home's heat pump heats, from the home's draws (keyword arguments of
     :class:`sims.homes.devices.HeatPump`).
@@ -187,13 +189,13 @@ def _series(data: pd.DataFrame, column: str, timestamps: pd.DatetimeIndex, step_
     return acc / sub
 
 
-def home_series(scenario: Scenario, homes: list[HomeSpec]) -> HomeSeries:
+def home_series(scenario: HomesConfig, homes: list[HomeSpec]) -> HomeSeries:
     """Compute every home's uncontrolled base, PV, EV and heat-pump series for the run.
 
     Parameters
     ----------
     scenario
-        The validated scenario (start, days, step, time zone).
+        The homes' parameters (start, days, step, time zone).
     homes
         Homes from :func:`draw_homes`.
     """
@@ -240,7 +242,7 @@ APPLIANCE_USE = {
 }
 
 
-def day_appliances(scenario: Scenario, home_index: int, day: int, steps_per_day: int
+def day_appliances(scenario: HomesConfig, home_index: int, day: int, steps_per_day: int
                    ) -> list[tuple[str, int]]:
     """The appliance cycles a home with smart appliances runs on a day, with preferred starts.
 
@@ -250,7 +252,7 @@ def day_appliances(scenario: Scenario, home_index: int, day: int, steps_per_day:
     Parameters
     ----------
     scenario
-        The scenario (seed).
+        The homes' parameters (seed).
     home_index
         Position of the home in the feeder's home order.
     day
@@ -274,7 +276,7 @@ def day_appliances(scenario: Scenario, home_index: int, day: int, steps_per_day:
     return out
 
 
-def forecast_series(scenario: Scenario, actual: HomeSeries, day: int
+def forecast_series(scenario: HomesConfig, actual: HomeSeries, day: int
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Day-ahead forecasts of base load and PV for one day, ``[steps_per_day, n_homes]`` [kW].
 

@@ -2,7 +2,7 @@
 
 Model ``HomeProfile`` (one entity per home, eid = home id), outputs in kW: ``base_kw``,
 ``pv_kw``, ``ev_kw``, ``hp_kw``. The series are drawn once at start-up by
-:func:`sims.homes.population.home_series` from the scenario text (JSON-serialisable parameters, so
+:func:`sims.homes.population.home_series` from the homes' parameters (JSON-serialisable, so
 the simulator can also run in its own process).
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import mosaik_api_v3
 
-from sims.homes.population import draw_homes, home_series
-from testbed.scenario import parse_scenario
+from sims.homes.config import HomesConfig
+from sims.homes.fleet import population
 
 META = {
     "api_version": "3.0",
@@ -33,13 +33,12 @@ class ProfilesSim(mosaik_api_v3.Simulator):
         super().__init__(META)
         self.eids: list[str] = []
 
-    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, home_ids: list[str],
+    def init(self, sid, time_resolution=1.0, *, homes: dict, home_ids: list[str],
              buses: list[int]):
-        self.scenario = parse_scenario(scenario_toml, source="<scenario as run>")
+        cfg = HomesConfig.from_dict(homes)
         self.home_ids = list(home_ids)
-        specs = draw_homes(self.scenario, self.home_ids, buses)
-        self.series = home_series(self.scenario, specs)
-        self.step_s = self.scenario.step_s
+        _, self.series = population(cfg, self.home_ids, buses)
+        self.step_s = cfg.step_s
         self.index = {hid: j for j, hid in enumerate(self.home_ids)}
         self.k = 0
         return self.meta

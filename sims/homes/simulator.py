@@ -1,73 +1,102 @@
-"""Mosaik adapter: the homes, one entity per home, over :class:`sims.homes.fleet.HomeFleet`.
+"""Mosaik adapter: every home of a run behind its meter, over :class:`sims.homes.fleet.HomeFleet`.
 
-Model ``Home`` (eid = home id). Inputs [kW]: ``base_kw``, ``pv_kw``, ``ev_kw``, ``hp_kw`` (the
-actual uncontrolled values from the profiles simulator). Outputs: ``p_kw``, ``q_kvar`` (net,
-load convention), the device powers (``appliance_kw`` for deferrable cycles), ``battery_kw``
-(> 0 charging), ``soc`` [-], ``controlled`` (1 when the home's CEMS runs it) and ``fallback``
-(1 when its CEMS fell back to the uncontrolled schedule).
+``init(sid, time_resolution, *, homes, home_ids, buses, out_dir=None, wait_for_plans=False)``
+takes the homes' parameters (:class:`sims.homes.config.HomesConfig`, as ``to_dict()``), the
+home ids and their bus indices in feeder order. The fleet draws the homes and their profiles
+itself (shared in the process, :func:`sims.homes.fleet.population`): the profiles it holds do
+not travel through mosaik. Hybrid simulator stepping every ``step_s`` seconds.
 
-At control level ``cems`` and above the CEMS homes plan each day at its first step; their
-plans' status is written to ``cems_plans.parquet`` in the run folder after every day.
+Models
+------
+``Fleet`` (one entity, eid ``fleet``): every home as arrays, one value per home in feeder order
+(``home_ids``). Outputs (persistent): :data:`sims.homes.fleet.OUTPUTS`: ``p_kw``, ``q_kvar``
+(net, load convention: > 0 is import), ``base_kw``, ``pv_kw`` (generation >= 0), ``ev_kw``,
+``hp_kw``, ``appliance_kw``, ``battery_kw`` (> 0 charging), ``soc`` [-], ``controlled``,
+``fallback`` (1.0 or 0.0), ``limited_kw`` (cut by the DSO's emergency limitation, >= 0).
+Day-ahead outputs (events, at the first step of a day with ``wait_for_plans``):
+``day_plans`` (:meth:`~sims.homes.fleet.HomeFleet.plans_message`, for the aggregators) and
+``unmanaged_kw`` (:meth:`~sims.homes.fleet.HomeFleet.unmanaged_message`, for the DSO).
+Inputs (triggers): ``plans`` (the aggregators' answer, see below) and ``dso_caps``
+(``{home_id: [min_kw or None, max_kw or None]}``: the DSO's emergency caps for the step,
+sent by its monitor one step before over a connection time-shifted by ``step_s``).
 
-At control levels ``market`` and ``dso`` the aggregator simulator plans the day through the
-fleet (``board["fleet"]``, an in-process hand-over set up by :func:`testbed.run.build_world`),
-clears its market, negotiates with the DSO and hands the final plans back with
-:meth:`sims.homes.fleet.HomeFleet.adopt_plans`, all before the homes' first step of the day: its
-``day_ready`` output is connected to every home it manages, so mosaik steps the homes after
-the day-ahead same-time loop has ended.
+``Home`` (eid = home id, created in feeder order): one home's outputs, the same names as
+scalars, for users who couple their own simulators per home (for example our grid
+simulator's ``Load`` entities). Both models view the same fleet; the results are the same.
+
+Day-ahead (``wait_for_plans=True``, control levels ``market`` and ``dso``)
+--------------------------------------------------------------------------
+At the first step of a day the homes with a CEMS plan their day and the fleet emits
+``day_plans`` and ``unmanaged_kw`` without operating. The aggregators clear their markets and
+negotiate with the DSO (a same-time loop), then each sends back ``plans`` (``{"day", "homes",
+"plans"}``: the plans it changed) over a weak connection; the fleet adopts them and operates
+the step, at the same time. Homes, aggregators and DSO must be in one ``world.group()``.
+
+The CEMS plans' status is appended to ``cems_plans.parquet`` in ``out_dir`` once a day.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mosaik_api_v3
 import numpy as np
 
-from sims.homes.fleet import OUTPUTS, HomeFleet
-from sims.homes.population import draw_homes, home_series
-from testbed.scenario import parse_scenario
+from sims.homes.config import HomesConfig
+from sims.homes.fleet import OUTPUTS, HomeFleet, population
+from sims.tables import DayTable
 
-INPUTS = ("base_kw", "pv_kw", "ev_kw", "hp_kw")
-# From the aggregator simulator (control market and dso): the day whose final plans it has
-# handed to the fleet; only orders the homes after the day-ahead stage (value unused).
-ORDERING = ("day_ready",)
-# From the DSO's monitor (flex.emergency_limitation): caps on the homes' net power for this
-# step, ``{home_id: [min_kw or None, max_kw or None]}`` (None: free).
-LIMITS = ("dso_caps",)
+__all__ = ["META", "HomesSim"]
+
+DAY_AHEAD = ("day_plans", "unmanaged_kw")
 META = {
     "api_version": "3.0",
-    "type": "time-based",
+    "type": "hybrid",
     "models": {
-        "Home": {"public": True, "params": [],
-                 "attrs": sorted(set(OUTPUTS) | set(INPUTS) | set(ORDERING) | set(LIMITS))},
+        "Fleet": {"public": True, "params": [],
+                  "attrs": [*OUTPUTS, *DAY_AHEAD, "plans", "dso_caps"],
+                  "trigger": ["plans", "dso_caps"], "persistent": list(OUTPUTS),
+                  "non-persistent": [*DAY_AHEAD, "plans", "dso_caps"]},
+        "Home": {"public": True, "params": [], "attrs": list(OUTPUTS),
+                 "persistent": list(OUTPUTS)},
     },
 }
+PLAN_COLUMNS = ["day", "home_id", "status", "fallback", "reason", "planned_bill_eur", "gap"]
 
 
 class HomesSim(mosaik_api_v3.Simulator):
-    """Steps every home with the profile values it receives."""
+    """Steps every home; plans the CEMS homes' days (see the module docstring)."""
 
     def __init__(self):
         super().__init__(META)
         self.created: list[str] = []
+        self.fleet_created = False
         self.last: dict[str, np.ndarray] = {}
+        self.events: dict[str, dict] = {}
+        self.plans_table: DayTable | None = None
 
-    def init(self, sid, time_resolution=1.0, *, scenario_toml: str, home_ids: list[str],
-             buses: list[int], out_dir: str | None = None, board: dict | None = None):
-        scenario = parse_scenario(scenario_toml, source="<scenario as run>")
-        self.step_s = scenario.step_s
+    def init(self, sid, time_resolution=1.0, *, homes: dict, home_ids: list[str],
+             buses: list[int], out_dir: str | None = None, wait_for_plans: bool = False):
+        cfg = HomesConfig.from_dict(homes)
+        self.step_s = cfg.step_s
+        self.spd = cfg.steps_per_day
         self.order = list(home_ids)
         self.index = {h: j for j, h in enumerate(self.order)}
-        specs = draw_homes(scenario, self.order, buses)
-        self.fleet = HomeFleet(scenario, specs, home_series(scenario, specs))
-        if board is not None:  # in-process hand-over to the aggregator simulator
-            board["fleet"] = self.fleet
-        self.out_dir = Path(out_dir) if out_dir else None
-        self.plans_written = 0
+        specs, series = population(cfg, self.order, buses)
+        self.fleet = HomeFleet(cfg, specs, series)
+        self.wait_for_plans = bool(wait_for_plans) and cfg.controlled
+        self.waiting_day: int | None = None
+        self.caps: dict[int, tuple[float, float]] = {}
+        self.plans_logged = 0
+        if out_dir:
+            self.plans_table = DayTable(out_dir, "cems_plans", PLAN_COLUMNS)
+        self.last = {name: np.zeros(len(self.order)) for name in OUTPUTS}
         return self.meta
 
     def create(self, num, model, **params):
+        if model == "Fleet":
+            if num != 1 or self.fleet_created:
+                raise ValueError("HomesSim: create exactly one Fleet entity")
+            self.fleet_created = True
+            return [{"eid": "fleet", "type": model}]
         start = len(self.created)
         new = self.order[start:start + num]
         if len(new) < num:
@@ -76,34 +105,61 @@ class HomesSim(mosaik_api_v3.Simulator):
         self.created += new
         return [{"eid": eid, "type": model} for eid in new]
 
+    def _read_caps(self, got: dict) -> None:
+        for caps in got.get("dso_caps", {}).values():
+            for hid, cap in (caps or {}).items():
+                lo, hi = cap
+                self.caps[self.index[hid]] = (-np.inf if lo is None else float(lo),
+                                              np.inf if hi is None else float(hi))
+
     def step(self, time, inputs, max_advance):
-        values = {a: np.zeros(len(self.order)) for a in INPUTS}
-        for eid in self.created:
-            got = inputs.get(eid, {})
-            for a in INPUTS:
-                vals = got.get(a)
-                if not vals:
-                    raise ValueError(f"HomesSim: home {eid}: no input {a!r} at t={time} s")
-                values[a][self.index[eid]] = sum(vals.values())
+        got = inputs.get("fleet", {})
+        self.events = {}
         k = time // self.step_s
-        caps = {}
-        for eid in self.created:
-            for got in inputs.get(eid, {}).get("dso_caps", {}).values():
-                cap = (got or {}).get(eid)
-                if cap is not None:
-                    lo, hi = cap
-                    caps[self.index[eid]] = (-np.inf if lo is None else float(lo),
-                                             np.inf if hi is None else float(hi))
-        self.last = self.fleet.step(k, **values, caps=caps)
-        # plans may also be made by the aggregator simulator before this step
-        if self.out_dir is not None and len(self.fleet.plan_log) > self.plans_written:
-            self.fleet.plan_table().to_parquet(self.out_dir / "cems_plans.parquet", index=False)
-            self.plans_written = len(self.fleet.plan_log)
+        day, t = divmod(k, self.spd)
+        if "dso_caps" in got:
+            self.caps = {}
+            self._read_caps(got)
+        answers = [m for m in got.get("plans", {}).values() if m]
+        if self.wait_for_plans and t == 0 and self.waiting_day != day and not answers:
+            self.fleet.start_day(day, plan=False)
+            self.fleet.plan(day)  # also without CEMS homes: the aggregators say what is wrong
+            self.events = {"day_plans": self.fleet.plans_message(),
+                           "unmanaged_kw": self.fleet.unmanaged_message()}
+            self.waiting_day = day
+            self._log_plans()
+            return time + self.step_s
+        if answers:
+            if self.waiting_day != day:
+                raise ValueError(f"HomesSim: plans received at t={time} s, none awaited")
+            self.fleet.adopt_message(answers)
+            self.waiting_day = None
+        elif self.waiting_day is not None:
+            raise ValueError(f"HomesSim: no aggregator answered the plans of day "
+                             f"{self.waiting_day} (t={time} s)")
+        self.last = self.fleet.step(k, caps=self.caps)
+        self.caps = {}  # caps hold for one step (the monitor sends them every step)
+        self._log_plans()
         return time + self.step_s
 
+    def _log_plans(self) -> None:
+        log = self.fleet.plan_log
+        if self.plans_table is not None and len(log) > self.plans_logged:
+            self.plans_table.append(self.fleet.plan_table().iloc[self.plans_logged:])
+            self.plans_logged = len(log)
+
     def get_data(self, outputs):
-        return {eid: {a: float(self.last[a][self.index[eid]]) for a in attrs}
-                for eid, attrs in outputs.items()}
+        data = {}
+        for eid, attrs in outputs.items():
+            if eid == "fleet":
+                d = {a: self.last[a] for a in attrs if a in self.last}
+                d.update({a: self.events[a] for a in attrs if a in self.events})
+                data[eid] = d
+            else:
+                j = self.index[eid]
+                data[eid] = {a: float(self.last[a][j]) for a in attrs}
+        return data
 
     def finalize(self):
-        self.fleet.close()
+        if self.plans_table is not None:
+            self.plans_table.close()

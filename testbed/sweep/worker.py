@@ -1,10 +1,11 @@
 """What a Dask worker runs: :func:`run_task`, with a per-process memo of read-only inputs.
 
-A warm worker reuses what does not change between tasks: the scenario's feeder (memoised by
-its content key: grid source, homes, feeders, layout seed, base folder; each task gets a copy,
-so no run can change another's), the simbench profiles (memoised by
-:mod:`sims.homes.profile_data`), and the compiled numba kernels. Results are never cached:
-every task writes its own run folder.
+A warm worker reuses what does not change between tasks, through
+:func:`testbed.prepared.prepare` and the process registry behind it (:mod:`sims.registry`):
+the scenario's feeder and its compiled load flow, the DSO's view of the grid (keyed by the
+grid's parameters, so every day and level of a feeder shares them), the simbench profile
+columns (:mod:`sims.homes.profile_data`), and the compiled numba kernels; all of them are
+read-only in a run. Results are never cached: every task writes its own run folder.
 
 Threads: a worker runs one task at a time on one core. Each task caps numba at one thread
 (``numba.set_num_threads(1)`` in the task's thread, so the load flow's batches run on it alone)
@@ -19,18 +20,15 @@ sweep (``cems.workers = 1``, :func:`testbed.sweep.tasks.sweep_scenario`).
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import time
 from pathlib import Path
 
-from grids.networks.feeder import Feeder
-from testbed.scenario import Scenario, parse_scenario
+from testbed.scenario import parse_scenario
 from testbed.sweep.tasks import Task, folder_complete
 
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-_FEEDERS: dict[tuple, Feeder] = {}
 _CAPPED = False
 
 
@@ -51,23 +49,6 @@ def _cap_threads() -> None:
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn (tsam)
         pass
     _CAPPED = True
-
-
-def feeder_key(scenario: Scenario) -> tuple:
-    """Content key of a scenario's feeder (what :func:`testbed.run.scenario_feeder` reads)."""
-    base = scenario.source.parent if scenario.source else Path.cwd()
-    return (scenario.grid_source, scenario.n_homes, scenario.n_feeders, scenario.layout_seed,
-            str(Path(base).resolve()))
-
-
-def memo_feeder(scenario: Scenario) -> Feeder:
-    """The scenario's feeder, loaded once per process and content key; a copy per call."""
-    from testbed.run import scenario_feeder
-
-    key = feeder_key(scenario)
-    if key not in _FEEDERS:
-        _FEEDERS[key] = scenario_feeder(scenario)
-    return copy.deepcopy(_FEEDERS[key])
 
 
 def one_line(exc: BaseException) -> str:
@@ -112,14 +93,16 @@ def run_task(task: Task) -> dict:
             shutil.rmtree(folder)
         scenario = parse_scenario(task.text, source=Path(task.source) if task.source else None)
         t_parse = time.perf_counter()
-        feeder = memo_feeder(scenario)
-        t_feeder = time.perf_counter()
-        result = run_scenario(scenario, folder, progress=False, feeder=feeder)
+        from testbed.prepared import prepare
+
+        prepared = prepare(scenario)  # found in this process when a task shared it before
+        t_prepared = time.perf_counter()
+        result = run_scenario(scenario, folder, progress=False, prepared=prepared)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, the sweep goes on
         out.update(error=one_line(exc), wall_s=time.perf_counter() - t0)
         return out
     tm = result.timings
     out.update(status="complete", wall_s=result.wall_s, kpis=result.kpis,
-               setup_s=(t_feeder - t0) + tm.get("setup_s", 0.0) + tm.get("world_s", 0.0),
-               timings={**tm, "parse_s": t_parse - t0, "feeder_s": t_feeder - t_parse})
+               setup_s=(t_prepared - t0) + tm.get("setup_s", 0.0) + tm.get("world_s", 0.0),
+               timings={**tm, "parse_s": t_parse - t0, "prepare_s": t_prepared - t_parse})
     return out

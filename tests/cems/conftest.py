@@ -34,7 +34,7 @@ def hourly(base, prices, export=0.0, pv=None, category="flexible", **kw) -> Cems
         home=h,
         base_kw=base,
         pv_kw=pv,
-        tariff=Tariff(np.asarray(prices, float), export),
+        tariff=Tariff.from_step_prices(prices, export),
         step_h=1.0,
         category=CATEGORIES[category],
         **kw,

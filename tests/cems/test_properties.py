@@ -109,7 +109,7 @@ def test_stressed_homes_never_raise_and_stay_within_limits(buildings):
             ev=replace(inp.home.ev, v2g=bool(rng.random() < 0.5)) if inp.home.ev else None,
         )
         exp = float(rng.choice([-0.05, 0.0, 0.05]))
-        tariff = Tariff(np.asarray(inp.tariff.import_eur_per_kwh), exp, name="stress")
+        tariff = Tariff.from_step_prices(inp.tariff.prices(inp.n_steps)[0], exp, name="stress")
         sess = tuple(replace(s, v2g_reserve_kwh=3.0) for s in inp.ev_sessions)
         s_inp = replace(inp, home=home, tariff=tariff, ev_sessions=sess, pv_kw=inp.pv_kw * 2.0)
         p = plan_day(s_inp)

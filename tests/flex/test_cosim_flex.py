@@ -2,7 +2,10 @@
 
 The feeder is the default scenario shrunk to 16 homes; its 500 kVA transformer never
 congests with 16 homes, so the tests lower the loading limit (``limits.max_loading_percent``)
-to make the evening peak a congestion the DSO must manage.
+to make the evening peak a congestion the DSO must manage. Every home has a CEMS and 40 % a
+battery (:data:`TIGHT`): since heat pumps heat buildings with a comfort band, a heat pump's
+move comes with a rebound next to it, so the flexibility that can clear a congested interval
+without congesting its neighbours is mostly the EVs', the appliances' and the batteries'.
 """
 
 from __future__ import annotations
@@ -13,14 +16,18 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from sims.dso.simulator import dso_grid_of
 from testbed.errors import ScenarioError
 from testbed.flex_kpis import FLEX_COLUMNS
 from testbed.results import read_run
 from testbed.run import compare_levels, loop_iteration_limit, portfolios, run_scenario
 from testbed.scenario import parse_scenario
+from testbed.world import dso_grid_of
 
 from ..conftest import ROOT, scenario_with
+
+# The congested day of these tests: a 7 % loading limit (35 kVA for 16 homes), every home with
+# a CEMS, 60 % with PV and 40 % with a battery, perfect forecasts.
+TIGHT = {"limit": 7.0, "cems": 1.0, "pv": 0.6, "battery": 0.4}
 
 
 def _scenario(tmp_path, name: str, *, limit: float, **fields):
@@ -29,10 +36,9 @@ def _scenario(tmp_path, name: str, *, limit: float, **fields):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same 16 homes (80 % with a CEMS, perfect forecasts) compared at every control
-    level, with a 6 % loading limit."""
+    """The same 16 homes (:data:`TIGHT`, perfect forecasts) compared at every control level."""
     tmp = tmp_path_factory.mktemp("flex")
-    s = _scenario(tmp, "tight", limit=6.0, cems=0.8, base_error=0.0, pv_error=0.0)
+    s = _scenario(tmp, "tight", **TIGHT, base_error=0.0, pv_error=0.0)
     table = compare_levels(s, ["none", "cems", "market", "dso"], tmp / "cmp", progress=False)
     out = {"table": table, "dir": tmp / "cmp", "scenario": s.with_overrides(control="dso")}
     for level in ("market", "dso"):
@@ -49,7 +55,7 @@ def test_run_writes_flex_table_and_kpis(runs, level):
     assert len(flex) == 96
     assert (flex.step.to_numpy() == np.arange(96)).all()
     k = r["kpis"]
-    assert k["flex.congested_intervals_dayahead"] > 0  # the 6 % limit congests the day
+    assert k["flex.congested_intervals_dayahead"] > 0  # the 7 % limit congests the day
     assert k["flex.congested_intervals_dayahead"] == int((flex.initial_light == "yellow").sum())
     assert k["flex.new_congestion_intervals"] == 0
     assert k["flex.delivered_kwh"] <= k["flex.ordered_kwh"] + 1e-9
@@ -88,7 +94,7 @@ def test_an_order_never_congests_another_interval(runs):
     with the load flow; no interval green before is congested after."""
     d = runs["dso"]["dir"]
     prog = pd.read_parquet(d / "flex_prognosis.parquet")
-    grid, _ = dso_grid_of(runs["scenario"], d)
+    grid = dso_grid_of(runs["scenario"])
     cols = list(grid.home_ids)
     before = prog.pivot(index="step", columns="home_id", values="initial_kw")[cols].to_numpy()
     after = prog.pivot(index="step", columns="home_id", values="final_kw")[cols].to_numpy()
@@ -130,7 +136,7 @@ def test_emergency_limitation_cuts_sustained_violations(runs, tmp_path):
     act from the next step for HOLD_STEPS steps, and fewer intervals stay violated."""
     from sims.dso.simulator import HOLD_STEPS
 
-    s = _scenario(tmp_path, "tight", limit=6.0, cems=0.8, base_error=0.0, pv_error=0.0,
+    s = _scenario(tmp_path, "tight", **TIGHT, base_error=0.0, pv_error=0.0,
                   emergency_limitation="true")
     r = run_scenario(s.with_overrides(control="market"), tmp_path / "run", progress=False)
     k, k0 = r.kpis, runs["market"]["kpis"]
@@ -237,9 +243,9 @@ def test_mosaik_enforces_the_loop_limit(tmp_path, monkeypatch):
     iterations than allowed stops with mosaik's error (and a failed run folder), not a hang."""
     import json
 
-    import testbed.run as run_mod
+    import testbed.params as run_mod
 
-    s = _scenario(tmp_path, "tight", limit=6.0, cems=0.8)
+    s = _scenario(tmp_path, "tight", **TIGHT)
     monkeypatch.setattr(run_mod, "loop_iteration_limit", lambda scenario: 1)
     with pytest.raises(Exception, match="sub-step more than 1 times"):
         run_scenario(s.with_overrides(control="dso"), tmp_path / "run", progress=False)

@@ -136,7 +136,7 @@ def test_final_pass_reverts_a_home_diluted_by_a_later_acceptance():
       now saves only 0.03125 < 0.04, worse than alone by 0.00875 EUR.
     * The final pass reverts B1; B2 then gets the whole 2 kW back.
     """
-    tariff = Tariff(np.full(96, 0.30), 0.05, name="flat")
+    tariff = Tariff.from_step_prices(np.full(96, 0.30), 0.05, name="flat")
     inputs = [replace(i, tariff=tariff) for i in random_homes(3, seed=0)]
     base = plan_day(inputs[0])
     zeros = np.zeros(96)

@@ -1,5 +1,9 @@
 """Inputs of the CEMS: tariff, flexible devices of a home, prosumer categories, power band.
 
+The tariff is the one type of :mod:`sims.tariff` (a CEMS plans with its prices per step of the
+day, :meth:`sims.tariff.Tariff.prices`); :func:`tou_tariff` and :func:`tariff_from_periods`
+build one.
+
 Plain frozen dataclasses with units in the field names, and the helpers that turn the
 uncontrolled profiles of a run (simbench EV charging, heat-pump demand) into the flexible
 devices the CEMS schedules. Time is counted in steps of ``step_h`` hours from the start of
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sims.homes.devices import Battery, HeatPump, HomeSpec
+from sims.tariff import Tariff  # the one tariff type (re-exported)
 
 __all__ = [
     "APPLIANCE_CYCLES",
@@ -52,53 +57,6 @@ def _arr(x, n: int | None = None, name: str = "array") -> np.ndarray:
     return a
 
 
-@dataclass(frozen=True)
-class Tariff:
-    """Time-of-Use import prices and an export price.
-
-    Parameters
-    ----------
-    import_eur_per_kwh
-        Import price per step [EUR/kWh] (length = steps of the day).
-    export_eur_per_kwh
-        Export price [EUR/kWh], a scalar or one value per step. Must stay strictly below the
-        import price at every step: this is what makes simultaneous import and export
-        unprofitable, so the model needs no binaries for it (see
-        :mod:`sims.homes.cems.formulation`).
-    name
-        Label for reports.
-    """
-
-    import_eur_per_kwh: np.ndarray
-    export_eur_per_kwh: np.ndarray | float = 0.05
-    name: str = "tou"
-
-    def prices(self, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """Import and export prices per step [EUR/kWh], each of length ``n_steps``."""
-        imp = _arr(self.import_eur_per_kwh, n_steps, "tariff import price")
-        exp = _arr(self.export_eur_per_kwh, n_steps, "tariff export price")
-        if imp.size != n_steps or exp.size != n_steps:
-            raise ValueError(
-                f"tariff {self.name!r}: {imp.size} import / {exp.size} export prices for "
-                f"{n_steps} steps"
-            )
-        return imp, exp
-
-    def bill_eur(self, net_kw: np.ndarray, step_h: float) -> float:
-        """Bill of a net-power series [EUR]: import * import price - export * export price.
-
-        Parameters
-        ----------
-        net_kw
-            Net power at the connection per step [kW], > 0 import.
-        step_h
-            Step length [h].
-        """
-        net = np.asarray(net_kw, dtype=float)
-        imp, exp = self.prices(net.size)
-        return float(step_h * (imp @ np.maximum(net, 0.0) - exp @ np.maximum(-net, 0.0)))
-
-
 def tou_tariff(
     n_steps: int = 96,
     peak_eur_per_kwh: float = 0.35,
@@ -126,7 +84,7 @@ def tou_tariff(
     price = np.full(n_steps, day_eur_per_kwh)
     price[(hours >= night_h[0]) & (hours < night_h[1])] = night_eur_per_kwh
     price[(hours >= peak_h[0]) & (hours < peak_h[1])] = peak_eur_per_kwh
-    return Tariff(price, export_eur_per_kwh, name="tou")
+    return Tariff.from_step_prices(price, export_eur_per_kwh, name="tou")
 
 
 def tariff_from_periods(
@@ -169,7 +127,7 @@ def tariff_from_periods(
     if np.any(np.isnan(price)):
         t = int(np.flatnonzero(np.isnan(price))[0])
         raise ValueError(f"tariff {name!r}: no period covers step {t} ({starts[t]:.0f} min)")
-    return Tariff(price, float(export_eur_per_kwh), name=name)
+    return Tariff.from_step_prices(price, float(export_eur_per_kwh), name=name)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ charger's power from arrival until it has its energy (or follows the reference p
 given), appliance cycles start at their preferred start, the thermal load follows its
 reference profile (or runs at its rating from midnight until it has its energy), and the
 battery runs in greedy self-consumption mode (``battery_mode="self_consumption"``, the
-default and the rule of the home model without CEMS, :mod:`sims.homes.home_model`: charge from PV
-surplus, discharge to cover the load, never from or to the grid) or stays idle (``"idle"``).
+default and the rule of the home model without CEMS, :func:`sims.homes.battery.self_consumption`:
+charge from PV surplus, discharge to cover the load, never from or to the grid) or stays idle
+(``"idle"``).
 
 Comparing bills with and without CEMS: the CEMS ends the day at ``soc_end`` (by default its
 starting SoC) while a self-consuming battery ends wherever the day leaves it. For a like-for-
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sims.homes.battery import self_consumption
 from sims.homes.cems.assets import CemsInput
 
 __all__ = ["end_soc", "uncontrolled_devices", "uncontrolled_schedule"]
@@ -113,19 +115,10 @@ def uncontrolled_schedule(
     if b is not None and b.capacity_kwh > 0:
         s0 = b.soc_init if inp.soc_init is None else inp.soc_init
         e = s0 * b.capacity_kwh
-        eta = float(np.sqrt(b.efficiency_roundtrip))
-        emin, emax = b.soc_min * b.capacity_kwh, b.soc_max * b.capacity_kwh
         soc[0] = s0
         for t in range(n):
             if battery_mode == "self_consumption":
-                if load[t] < 0:  # surplus: charge
-                    p = min(-load[t], b.power_kw, max(0.0, (emax - e) / (eta * dt)))
-                    e += eta * p * dt
-                    bat[t] = p
-                else:
-                    p = min(load[t], b.power_kw, max(0.0, (e - emin) * eta / dt))
-                    e -= p * dt / eta
-                    bat[t] = -p
+                bat[t], e = self_consumption(float(load[t]), e, b, dt)
             soc[t + 1] = e / b.capacity_kwh
     th = inp.thermal
     state = (

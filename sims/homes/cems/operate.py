@@ -3,7 +3,8 @@
 At every step the EV, the appliance cycles and the thermal load run as planned (so the
 building's stored heat follows the plan and stays in its comfort band); the battery
 absorbs the forecast error (actual minus forecast net load), so the home's net power stays
-at the plan, within the battery's power and state-of-charge limits; what it cannot absorb
+at the plan, within the battery's power and state-of-charge limits
+(:func:`sims.homes.battery.follow`, the rule every home battery follows); what it cannot absorb
 goes to the grid. If the export would pass the connection's export limit, PV is curtailed;
 an import above the limit is recorded (no device limit is ever broken to hide it).
 
@@ -15,11 +16,11 @@ for the steps ahead. A re-plan that fails keeps the current plan and is noted.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sims.homes.battery import follow
 from sims.homes.cems.assets import ApplianceCycle, CemsInput, EvSession
 from sims.homes.cems.fallback import thermal_reference
 from sims.homes.cems.plan import Plan, plan_day
@@ -130,14 +131,9 @@ class Operator:
         pv_eff = pv_kw - curt
         without_battery = base_kw - pv_eff + ev + app + th
         pb = 0.0
-        if self.has_battery:
-            b = inp.battery
-            eta = math.sqrt(b.efficiency_roundtrip)
-            want = float(p.net_kw[t]) - without_battery  # battery power that keeps the plan
-            hi = min(b.power_kw, max(0.0, (b.soc_max * b.capacity_kwh - self.soc_kwh) / (eta * dt)))
-            lo = -min(b.power_kw, max(0.0, (self.soc_kwh - b.soc_min * b.capacity_kwh) * eta / dt))
-            pb = min(max(want, lo), hi)
-            self.soc_kwh += (eta * pb if pb > 0 else pb / eta) * dt
+        if self.has_battery:  # the battery power that keeps the plan, within its limits
+            want = float(p.net_kw[t]) - without_battery
+            pb, self.soc_kwh = follow(want, self.soc_kwh, inp.battery, dt)
         net = without_battery + pb
         if net < -inp.home.max_export_kw:  # curtail PV down to the export limit
             extra = min(-inp.home.max_export_kw - net, pv_eff)

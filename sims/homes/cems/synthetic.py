@@ -94,7 +94,7 @@ def random_home(
     tariff = (
         tou_tariff(n_steps)
         if rng.random() < 0.7
-        else Tariff(np.full(n_steps, 0.25), 0.05, name="flat")
+        else Tariff.from_step_prices(np.full(n_steps, 0.25), 0.05, name="flat")
     )
     # A heat pump's building (drawn after everything above, so the earlier draws are
     # unchanged): COP, time constant and a heat loss sized to the rating, as

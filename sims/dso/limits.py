@@ -1,0 +1,176 @@
+"""Operating limits and the check of load-flow results against them.
+
+:func:`check` turns a batch load flow of the homes' power into violations, each with its
+congestion point and the direction the homes must move to relieve it (from the sign of the
+downstream homes' power), keeping the worst element per step, kind and congestion point.
+
+Severity ("excess") of a step, used to rank offers and compare partial reliefs, never to decide
+that a step is clear: sum over transformers and lines of ``max(0, loading - limit) / 100``
+(fraction of the rating) plus, per congestion point, ``VOLTAGE_WEIGHT`` times the largest
+voltage excursion out of the band [p.u.] (1 % of voltage weighs like 10 % of loading); a step
+whose load flow did not converge counts ``NOT_CONVERGED_EXCESS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grids.balanced.loadflow import LoadFlowResult
+from sims.usef import Direction
+
+__all__ = ["NOT_CONVERGED_EXCESS", "VOLTAGE_WEIGHT", "GridLimits", "StepCheck", "Violation",
+           "check"]
+
+VOLTAGE_WEIGHT = 10.0
+NOT_CONVERGED_EXCESS = 10.0
+
+
+@dataclass(frozen=True)
+class GridLimits:
+    """Operating limits of the network.
+
+    Parameters
+    ----------
+    vm_min_pu, vm_max_pu
+        Voltage band [p.u.] (UK statutory 0.94-1.10 by default).
+    max_loading_percent
+        Loading limit of transformers and lines [% of rating].
+    """
+
+    vm_min_pu: float = 0.94
+    vm_max_pu: float = 1.10
+    max_loading_percent: float = 100.0
+
+    @classmethod
+    def from_attrs(cls, source) -> GridLimits:
+        """The limits from an object with the same attribute names (a scenario, a config)."""
+        return cls(source.vm_min_pu, source.vm_max_pu, source.max_loading_percent)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One limit exceeded at one step (the worst element per kind and congestion point).
+
+    Attributes
+    ----------
+    step
+        Step of the day.
+    kind
+        ``"transformer"``, ``"line"``, ``"undervoltage"``, ``"overvoltage"`` or
+        ``"not_converged"``.
+    element
+        Index label in ``net.trafo``, ``net.line`` or ``net.bus`` (-1 for not converged).
+    value, limit
+        Loading [%] or voltage [p.u.], and the limit it exceeds.
+    congestion_point
+        Where flexibility helps (see :mod:`sims.usef`).
+    direction
+        Which way the homes' power must move to relieve it.
+    """
+
+    step: int
+    kind: str
+    element: int
+    value: float
+    limit: float
+    congestion_point: str
+    direction: Direction
+
+
+@dataclass(frozen=True)
+class StepCheck:
+    """Limits checked on a batch of steps.
+
+    Attributes
+    ----------
+    violations
+        Every violation (worst element per step, kind and congestion point).
+    excess
+        Severity per step [-] (see the module docstring), 0 where every limit holds.
+    violated
+        ``[n_steps]`` bool: some limit is exceeded (or the load flow did not converge).
+    """
+
+    violations: tuple[Violation, ...]
+    excess: np.ndarray
+    violated: np.ndarray
+
+
+def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
+          steps: np.ndarray | None = None, limits: GridLimits | None = None) -> StepCheck:
+    """Check a load-flow result against the limits.
+
+    Parameters
+    ----------
+    grid
+        The DSO's grid (:class:`sims.dso.grid_view.DsoGrid`: element order, congestion
+        points, downstream homes, its limits).
+    res
+        Result of :meth:`sims.dso.grid_view.DsoGrid.run` on ``home_kw``.
+    home_kw
+        The homes' power it was run with [kW], ``[n_steps, n_homes]`` (directions of
+        transformer and line violations come from the sign of the downstream homes' sum).
+    step0
+        Added to the row number to give a violation's step.
+    steps
+        Step label of each row instead of ``step0 + row``.
+    limits
+        Limits to check instead of the grid's (e.g. tightened, to find steps near a limit).
+    """
+    lim = limits or grid.limits
+    kw = np.atleast_2d(home_kw)
+    n = res.n_steps
+    label = np.arange(n) + step0 if steps is None else np.asarray(steps)
+    excess = np.zeros(n)
+    out: list[Violation] = []
+    conv = res.converged
+    ml = lim.max_loading_percent
+
+    def flow_dir(mask: np.ndarray, r: int) -> Direction:
+        return Direction.DOWN if kw[r, mask].sum() >= 0 else Direction.UP
+
+    tl = np.nan_to_num(res.trafo_loading_percent)
+    over = np.maximum(tl - ml, 0.0)
+    excess += over.sum(axis=1) / 100.0
+    for r, t in zip(*np.nonzero(over > 0), strict=True):
+        out.append(Violation(int(label[r]), "transformer", int(grid.trafo_index[t]),
+                             float(tl[r, t]), ml, grid.trafo_points[t],
+                             flow_dir(grid.trafo_down[t], r)))
+    ll = np.nan_to_num(res.line_loading_percent)
+    over = np.maximum(ll - ml, 0.0)
+    excess += over.sum(axis=1) / 100.0
+    rows = np.flatnonzero(over.max(axis=1, initial=0.0) > 0)
+    for r in rows:
+        # worst line per congestion point and direction
+        worst: dict[tuple[str, Direction], int] = {}
+        for j in np.flatnonzero(over[r] > 0):
+            key = (grid.line_point[j], flow_dir(grid.line_down[j], r))
+            if key not in worst or ll[r, j] > ll[r, worst[key]]:
+                worst[key] = j
+        for (pt, d), j in worst.items():
+            out.append(Violation(int(label[r]), "line", int(grid.line_index[j]),
+                                 float(ll[r, j]), ml, pt, d))
+    vm = res.vm_pu
+    low = np.where(np.isnan(vm), 0.0, np.maximum(lim.vm_min_pu - vm, 0.0))
+    high = np.where(np.isnan(vm), 0.0, np.maximum(vm - lim.vm_max_pu, 0.0))
+    for dev, kind, d, limit in ((low, "undervoltage", Direction.DOWN, lim.vm_min_pu),
+                                (high, "overvoltage", Direction.UP, lim.vm_max_pu)):
+        for r in np.flatnonzero(dev.max(axis=1, initial=0.0) > 0):
+            worst_b: dict[str, int] = {}
+            for b in np.flatnonzero(dev[r] > 0):
+                pt = grid.bus_point[b]
+                if pt not in worst_b or dev[r, b] > dev[r, worst_b[pt]]:
+                    worst_b[pt] = b
+            for pt, b in worst_b.items():
+                excess[r] += VOLTAGE_WEIGHT * dev[r, b]
+                out.append(Violation(int(label[r]), kind, int(grid.bus_index[b]),
+                                     float(vm[r, b]), limit, pt, d))
+    for r in np.flatnonzero(~conv):
+        excess[r] += NOT_CONVERGED_EXCESS
+        d = Direction.DOWN if kw[r].sum() >= 0 else Direction.UP
+        out.append(Violation(int(label[r]), "not_converged", -1, float("nan"), float("nan"),
+                             grid.root_point, d))
+    out.sort(key=lambda v: (v.step, v.kind, v.congestion_point))
+    return StepCheck(tuple(out), excess, (excess > 0) | ~conv)
