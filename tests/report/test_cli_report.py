@@ -1,5 +1,5 @@
 """``cosim report FOLDER [--out FILE]``, and the reports ``cosim run`` and ``cosim compare``
-write at the end (``--no-report`` skips them)."""
+write at the end (``--no-report`` skips them); ``cosim sweep``'s in test_sweep_report.py."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def test_report_of_a_folder_to_another_file(report_cmp, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("make", "why"), [
-    (lambda p: p, "not a run folder (meta.json, scenario.toml) nor a comparison folder "
-                  "(comparison.csv)"),
+    (lambda p: p, "not a run folder (meta.json, scenario.toml), a comparison folder "
+                  "(comparison.csv) nor a sweep folder (manifest.json)"),
     (lambda p: p / "missing", "folder not found"),
 ])
 def test_report_of_anything_else_is_a_one_line_error(tmp_path, capsys, make, why):
