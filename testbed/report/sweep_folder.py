@@ -150,7 +150,7 @@ def read_sweep_folder(folder: str | Path) -> SweepFolder:
                         "wall_s": row.get("wall_s")}
     notes = []
     table = None
-    if (folder / "sweep.parquet").is_file():
+    if (folder / "sweep.parquet").is_file() and (folder / "annual.parquet").is_file():
         table = pd.read_parquet(folder / "sweep.parquet")
         current = [(t.key, state[t.key]["status"]) for t in tasks]
         if list(zip(table.key, table.status, strict=True)) != current:

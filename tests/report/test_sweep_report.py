@@ -276,6 +276,10 @@ def test_a_resumed_sweep_rewrites_its_report(report_sweep, tmp_path, capsys):
     assert main([*argv, "--no-report"]) == 0
     assert "report:" not in capsys.readouterr().out
     assert not (out / "report.html").exists()
+    assert main([*argv, "--task-reports"]) == 0
+    assert "task reports: 8 written (0 there already)" in capsys.readouterr().out
+    assert len(re.findall(r'<a href="tasks/[^"]+/report\.html">report</a>',
+                          (out / "report.html").read_text())) == 8
 
 
 def test_district_report_shows_each_feeder_and_the_total(tmp_path, capsys):
