@@ -50,20 +50,28 @@ def _parser() -> argparse.ArgumentParser:
                      help="the aggregators and the DSO in this process or in their own")
     cmp.add_argument("--no-report", action="store_true",
                      help="do not write report.html (the comparison's and each level's)")
-    rep = sub.add_parser("report", help="write the HTML report of a run or comparison folder")
-    rep.add_argument("folder", type=Path, help="a folder written by cosim run or cosim compare")
+    rep = sub.add_parser("report", help="write the HTML report of a run, comparison or sweep "
+                         "folder")
+    rep.add_argument("folder", type=Path, help="a folder written by cosim run, cosim compare "
+                     "or cosim sweep")
     rep.add_argument("--out", type=Path, help="HTML file (default: FOLDER/report.html)")
+    rep.add_argument("--task-reports", action="store_true", help="a sweep folder: also write "
+                     "the run report of every task that has none (about 0.5 s each)")
     from testbed.campaign_cli import add_commands
 
     add_commands(sub)  # days, sweep
     return p
 
 
-def _report(folder: Path, out: Path | None = None) -> int:
-    """Write the HTML report of a run or comparison folder; print where, or a one-line error."""
-    from testbed.report import write_report
+def _report(folder: Path, out: Path | None = None, task_reports: bool = False) -> int:
+    """Write the HTML report of a run, comparison or sweep folder (and with ``task_reports``
+    a sweep's task reports first); print where, or a one-line error."""
+    from testbed.report import write_report, write_task_reports
 
     try:
+        if task_reports:
+            written, there = write_task_reports(folder)
+            print(f"task reports: {len(written)} written ({there} there already)")
         path = write_report(folder, out)
     except USER_ERRORS as exc:
         print(f"cosim: error: {exc}", file=sys.stderr)
@@ -81,16 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cosim`` script; returns the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "report":
-        return _report(args.folder, args.out)
+        return _report(args.folder, args.out, args.task_reports)
     if args.command in ("days", "sweep"):
         from testbed import campaign_cli
 
         try:
-            return (campaign_cli.days_main if args.command == "days"
+            code = (campaign_cli.days_main if args.command == "days"
                     else campaign_cli.sweep_main)(args)
         except USER_ERRORS as exc:
             print(f"cosim: error: {exc}", file=sys.stderr)
             return 2
+        if args.command == "sweep" and not args.no_report:
+            code = max(code, _report(args.out, task_reports=args.task_reports))
+        return code
     try:
         scenario = load_scenario(args.scenario)
         overrides = {}

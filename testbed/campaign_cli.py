@@ -56,6 +56,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--feeders", type=int,
                     help="a district of K reference feeders (grid.layout_seed 1..K)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.add_argument("--no-report", action="store_true", help="do not write the sweep's "
+                    "report.html at the end")
+    sw.add_argument("--task-reports", action="store_true", help="also write the run report of "
+                    "every task (about 0.5 s each, after the sweep)")
 
 
 def _fail(msg: str) -> int:

@@ -2,8 +2,9 @@
 
 A *run folder* (``cosim run``) holds ``meta.json``, ``scenario.toml`` and the tables of
 :mod:`testbed.results`; a *comparison folder* (``cosim compare``) holds ``comparison.csv`` and
-one run folder per control level. :func:`folder_kind` tells them apart; anything else is a
-:class:`~testbed.errors.ReportError` that names the folder.
+one run folder per control level; a *sweep folder* (``cosim sweep``) holds ``manifest.json``
+(read by :mod:`~testbed.report.sweep_folder`). :func:`folder_kind` tells them apart; anything
+else is a :class:`~testbed.errors.ReportError` that names the folder.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from testbed.errors import GridError, ReportError
 from testbed.results import read_run
 from testbed.scenario import Scenario, load_scenario
 
-FOLDER_KINDS = ("run", "compare")
+FOLDER_KINDS = ("run", "compare", "sweep")
 
 
 @dataclass
@@ -73,7 +74,7 @@ class CompareFolder:
 
 
 def folder_kind(folder: str | Path) -> str:
-    """``"run"`` or ``"compare"``: what a folder holds.
+    """``"run"``, ``"compare"`` or ``"sweep"``: what a folder holds.
 
     Raises
     ------
@@ -85,10 +86,12 @@ def folder_kind(folder: str | Path) -> str:
         raise ReportError(f"{folder}: folder not found")
     if (folder / "comparison.csv").is_file():
         return "compare"
+    if (folder / "manifest.json").is_file():
+        return "sweep"
     if (folder / "meta.json").is_file() and (folder / "scenario.toml").is_file():
         return "run"
-    raise ReportError(f"{folder}: not a run folder (meta.json, scenario.toml) nor a comparison "
-                      f"folder (comparison.csv)")
+    raise ReportError(f"{folder}: not a run folder (meta.json, scenario.toml), a comparison "
+                      f"folder (comparison.csv) nor a sweep folder (manifest.json)")
 
 
 def read_run_folder(folder: str | Path) -> RunFolder:
@@ -102,8 +105,10 @@ def read_run_folder(folder: str | Path) -> RunFolder:
         If its ``scenario.toml`` does not validate.
     """
     folder = Path(folder)
-    if folder_kind(folder) != "run":
-        raise ReportError(f"{folder}: a comparison folder, not a run folder")
+    kind = folder_kind(folder)
+    if kind != "run":
+        raise ReportError(f"{folder}: a {'comparison' if kind == 'compare' else kind} folder, "
+                          f"not a run folder")
     data = read_run(folder)
     kpis = data.pop("kpis", None)
     try:

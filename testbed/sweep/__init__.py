@@ -23,6 +23,8 @@ The sweep folder is the sweep's state (``cosim sweep --out DIR``)::
                         day is), days, weight, and the annual KPIs (testbed.annual)
       district.parquet  with --feeders K: one row per scenario and level, the K feeders'
                         annual KPIs in total (testbed.annual.district_kpis)
+      report.html       the sweep report (cosim sweep writes it at the end, cosim report
+                        DIR any time: testbed.report.sweep_report)
 
 Task key: the first 16 hex digits of SHA-256 over the project's version, the date, the level,
 the feeder and the task's scenario text as run (which holds everything else). A task whose

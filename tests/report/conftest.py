@@ -1,6 +1,7 @@
 """A small comparison written through the command line (its reports included), shared by the
 report tests: 16 homes at control none and dso, with a 6 % loading limit so that the DSO has
-congestion to manage (requests, offers, orders) on a feeder that never congests otherwise."""
+congestion to manage (requests, offers, orders) on a feeder that never congests otherwise.
+And a small sweep with one failing task (:func:`report_sweep`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from cosim import main
+from testbed.scenario import load_scenario
 
-from ..conftest import scenario_with
+from ..conftest import scenario_with, small_scenario_text
 
 # The fields the small scenario changes from scenarios/default.toml (dso level).
 CHANGED_FIELDS = {"control", "grid.n_homes", "grid.n_feeders", "limits.max_loading_percent",
@@ -27,6 +29,39 @@ def report_cmp(tmp_path_factory) -> Path:
     code = main(["compare", "--scenario", str(tmp / "tight.toml"), "--levels", "none,dso",
                  "--out", str(out), "--quiet"])
     assert code == 0
+    return out
+
+
+SWEEP_LEVELS = ["none", "dso"]
+
+
+def write_sweep_scenarios(folder: Path) -> Path:
+    """The sweep's two scenarios of 8 homes: ``alpha`` with a 5 % loading limit (the DSO
+    orders flexibility on its winter day) and ``beta`` (another seed, PV in 80 % of homes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = small_scenario_text(n_homes=8)
+    alpha = text.replace("max_loading_percent = 100.0", "max_loading_percent = 5.0")
+    beta = text.replace("seed = 42", "seed = 7").replace("pv = 0.4", "pv = 0.8")
+    for name, t in (("alpha", alpha), ("beta", beta)):
+        (folder / f"{name}.toml").write_text(t.replace('name = "default"', f'name = "{name}"'))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def report_sweep(tmp_path_factory) -> Path:
+    """2 scenarios x 2 typical days x levels none, dso on 2 local workers, one task made to
+    fail (:mod:`tests.report.sweep_tasks`), and its report (``cosim report``); the folder."""
+    from testbed.sweep import run_sweep
+
+    from .sweep_tasks import task_failing_once
+
+    tmp = tmp_path_factory.mktemp("sweep")
+    scen = write_sweep_scenarios(tmp / "scenarios")
+    out = tmp / "sweep"
+    summary = run_sweep([load_scenario(p) for p in sorted(scen.glob("*.toml"))], SWEEP_LEVELS,
+                        out, n_days=2, workers=2, progress=False, task_fn=task_failing_once)
+    assert (summary.total, summary.complete, summary.failed) == (8, 7, 1)
+    assert main(["report", str(out)]) == 0
     return out
 
 

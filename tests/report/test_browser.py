@@ -1,12 +1,13 @@
 """The reports in a real browser: headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``, driven by selenium) with the network cut off.
 
-For the report of a small run and of a comparison it asserts: no console error (browser log at
-level SEVERE), every figure drawn (its SVG present, not empty, with marks in it), and no
-request but the file itself or ``data:``/``blob:`` (DevTools network events). It saves
-screenshots (the first screen of a 1366x768 laptop and the whole page) in
-``test-artifacts/`` (or ``$LVFLEX_TEST_ARTIFACTS``) and prints where. Without a browser the
-tests skip and say why.
+For the report of a small run, of a comparison and of a sweep it asserts: no console error
+(browser log at level SEVERE), every figure drawn (its SVG present, not empty, with marks in
+it), and no request but the file itself or ``data:``/``blob:`` (DevTools network events). It
+saves screenshots (the first screen of a 1366x768 laptop and the whole page) in
+``test-artifacts/`` (or ``$LVFLEX_TEST_ARTIFACTS``) and prints where. In the sweep report the
+mouse hovers heat-map cells and a typical day and reads what plotly shows. Without a browser
+the tests skip and say why.
 """
 
 from __future__ import annotations
@@ -112,11 +113,13 @@ def _screenshots(driver, name: str) -> list[Path]:
     return [first, full]
 
 
-@pytest.mark.parametrize(("name", "folder", "n_figures"),
-                         [("run-dso", "dso", 7), ("comparison", ".", 3)])
-def test_report_renders_offline_in_chromium(browser, report_cmp, capsys, name, folder,
+@pytest.mark.parametrize(("name", "fixture", "folder", "n_figures"), [
+    ("run-dso", "report_cmp", "dso", 7), ("comparison", "report_cmp", ".", 3),
+    ("sweep", "report_sweep", ".", 11),  # 8 heat maps, 2 calendars, wall times
+])
+def test_report_renders_offline_in_chromium(browser, request, capsys, name, fixture, folder,
                                             n_figures):
-    html = (report_cmp / folder / "report.html").resolve()
+    html = (request.getfixturevalue(fixture) / folder / "report.html").resolve()
     page = _open(browser, html)
     severe = [e for e in page["console"] if e["level"] == "SEVERE"]
     assert severe == []
@@ -134,6 +137,68 @@ def test_report_renders_offline_in_chromium(browser, report_cmp, capsys, name, f
     with capsys.disabled():
         print(f"\nscreenshots of the {name} report: {', '.join(map(str, shots))}")
     assert all(p.stat().st_size > 10_000 for p in shots)
+
+
+# The centre of a point of a figure's trace in page pixels (relative to the figure's div):
+# a heat-map cell (row, column) or a scatter point (column only).
+POINT_JS = """
+var div = document.getElementById(arguments[0]), t = div._fullData[arguments[1]];
+var xa = div._fullLayout[t.xaxis === 'x' ? 'xaxis' : 'xaxis' + t.xaxis.slice(1)];
+var ya = div._fullLayout[t.yaxis === 'y' ? 'yaxis' : 'yaxis' + t.yaxis.slice(1)];
+var i = arguments[2], j = arguments[3];
+var x = t.type === 'heatmap' ? xa.d2p(t.x[j]) : xa.d2p(t.x[i]);
+var y = t.type === 'heatmap' ? ya.d2p(t.y[i]) : ya.d2p(t.y[i]);
+var box = div.getBoundingClientRect();
+return [xa._offset + x - box.width / 2, ya._offset + y - box.height / 2];
+"""
+HOVER_TEXT_JS = """
+return Array.from(document.getElementById(arguments[0])
+  .querySelectorAll('.hoverlayer .hovertext')).map(function (e) { return e.textContent; });
+"""
+
+
+def _hover(driver, plot_id: str, trace: int, i: int, j: int = 0) -> list[str]:
+    """Move the mouse onto a point of a figure and read plotly's hover label."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    div = driver.find_element("id", plot_id)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", div)
+    dx, dy = driver.execute_script(POINT_JS, plot_id, trace, i, j)
+    ActionChains(driver).move_to_element_with_offset(div, int(dx), int(dy)).perform()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 5:
+        text = driver.execute_script(HOVER_TEXT_JS, plot_id)
+        if text:
+            return text
+        time.sleep(0.05)
+    return []
+
+
+def test_sweep_report_hover_shows_the_values(browser, report_sweep):
+    """The mouse on each cell of the peak-loading heat map shows its scenario, level, value
+    with unit (or why it is blank); on a framed day of the calendar, its weight."""
+    import pandas as pd
+
+    from testbed.report.sweep_figures import HEAT_KPIS
+    from testbed.typical_days import read_days
+
+    page = _open(browser, report_sweep / "report.html")
+    assert page["drawn"] == "11"
+    annual = pd.read_parquet(report_sweep / "annual.parquet").set_index(["scenario", "level"])
+    kpi = HEAT_KPIS[0]
+    plot = f"plot-annual-{kpi.key.replace('.', '-')}"
+    for i, name in enumerate(("alpha", "beta")):
+        for j, level in enumerate(("none", "dso")):
+            row = annual.loc[(name, level)]
+            shown = (f"{name}, level {level}{kpi.label}: {row[kpi.key]:.1f} %over 2 days"
+                     if row.status == "complete" else
+                     f"{name}, level {level}{kpi.label}: incomplete: 1 of 2 days")
+            assert _hover(browser, plot, 0, i, j) == [shown]
+    days = read_days(report_sweep / "days.csv")
+    first = days[days.scenario == "alpha"].sort_values("date").iloc[0]
+    (label,) = _hover(browser, "plot-days-0", 1, 0)
+    assert label.startswith(f"typical day {first.day}: ") and first.date in label
+    assert f"weight {first.weight:g} days" in label
 
 
 def test_the_checks_see_a_broken_page(browser, tmp_path):

@@ -1,5 +1,5 @@
 """``cosim report FOLDER [--out FILE]``, and the reports ``cosim run`` and ``cosim compare``
-write at the end (``--no-report`` skips them)."""
+write at the end (``--no-report`` skips them); ``cosim sweep``'s in test_sweep_report.py."""
 
 from __future__ import annotations
 
@@ -28,9 +28,23 @@ def test_report_of_a_folder_to_another_file(report_cmp, tmp_path, capsys):
     assert "Comparison report" in (tmp_path / "report.html").read_text()
 
 
+def test_report_of_a_broken_sweep_folder_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "manifest.json").write_text('{"tasks": [')
+    assert main(["report", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"cosim: error: {tmp_path / 'manifest.json'}: not JSON "
+                                       f"(Expecting value)\n")
+    (tmp_path / "manifest.json").write_text('{"levels": ["none"], "tasks": []}')
+    assert main(["report", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"cosim: error: {tmp_path / 'manifest.json'}: tasks: "
+                                       f"the sweep has no task\n")
+    assert main(["report", str(tmp_path / "nothing"), "--task-reports"]) == 2
+    assert capsys.readouterr().err.endswith("folder not found\n")
+    assert not (tmp_path / "report.html").exists()
+
+
 @pytest.mark.parametrize(("make", "why"), [
-    (lambda p: p, "not a run folder (meta.json, scenario.toml) nor a comparison folder "
-                  "(comparison.csv)"),
+    (lambda p: p, "not a run folder (meta.json, scenario.toml), a comparison folder "
+                  "(comparison.csv) nor a sweep folder (manifest.json)"),
     (lambda p: p / "missing", "folder not found"),
 ])
 def test_report_of_anything_else_is_a_one_line_error(tmp_path, capsys, make, why):
