@@ -79,8 +79,10 @@ Both check the termination condition before reading any value.
 
 from __future__ import annotations
 
+import hashlib
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, fields, replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -447,6 +449,15 @@ class _PyomoDay:
         m.app_active.store_values(dict(enumerate(d.active.tolist())))
 
 
+def _digest(d: ModelData) -> bytes:
+    """A digest of every number of a solve (bit for bit)."""
+    h = hashlib.blake2b(digest_size=20)
+    for f in fields(d):
+        h.update(np.ascontiguousarray(getattr(d, f.name), dtype=np.float64).tobytes())
+        h.update(b"|")
+    return h.digest()
+
+
 def _set_options(h: highspy.Highs, options: dict) -> None:
     for k, v in options.items():
         if h.setOptionValue(k, v) != highspy.HighsStatus.kOk:
@@ -505,6 +516,8 @@ class DayModel:
         HiGHS time limit per solve [s].
     highs_options
         Further HiGHS options (default :data:`HIGHS_OPTIONS`).
+    memo_size
+        Optimal solutions kept to answer a repeated solve (see :meth:`solve`; 0: none).
     """
 
     def __init__(
@@ -516,6 +529,7 @@ class DayModel:
         mip_rel_gap: float = 1e-4,
         time_limit_s: float = 5.0,
         highs_options: dict | None = None,
+        memo_size: int = 0,
     ):
         t0 = time.perf_counter()
         self.n = n_steps
@@ -550,6 +564,9 @@ class DayModel:
         self.highs = highspy.Highs()
         _set_options(self.highs, self._options)
         self.last_solve_cpu_s = 0.0
+        self.memo_size = int(memo_size)
+        self.memo_hits = 0
+        self._memo: OrderedDict[bytes, RawSolution] = OrderedDict()
         self.build_s = time.perf_counter() - t0
         self.pyomo_build_s = self._pyomo.build_s if self._pyomo is not None else 0.0
         self.template_s = t1 - t0
@@ -626,7 +643,31 @@ class DayModel:
             The numbers of this solve.
         path
             ``"direct"`` or ``"pyomo"`` (see the module docstring).
+
+        With ``memo_size > 0`` a direct solve whose numbers equal, bit for bit, those of one
+        of the last ``memo_size`` optimal solves of this model returns that solution (copied;
+        its timings zero) instead of solving again: a solve depends only on its numbers (a
+        fresh model each time), so the result is the one HiGHS would give. Solves stopped by
+        the time limit are never kept (they depend on the machine's speed).
         """
+        if path != "direct" or self.memo_size <= 0:
+            return self._solve(d, path)
+        key = _digest(d)
+        hit = self._memo.get(key)
+        if hit is not None:
+            self._memo.move_to_end(key)
+            self.memo_hits += 1
+            self.last_solve_cpu_s = 0.0
+            return replace(hit, values={k: v.copy() for k, v in hit.values.items()},
+                           update_s=0.0, solve_s=0.0, read_s=0.0, solve_cpu_s=0.0)
+        raw = self._solve(d, path)
+        if raw.ok and raw.status == "optimal":
+            self._memo[key] = replace(raw, values={k: v.copy() for k, v in raw.values.items()})
+            if len(self._memo) > self.memo_size:
+                self._memo.popitem(last=False)
+        return raw
+
+    def _solve(self, d: ModelData, path: str) -> RawSolution:
         t0 = time.perf_counter()
         c0 = time.process_time()
         if path == "direct":

@@ -324,6 +324,10 @@ _MODELS: dict[tuple, DayModel] = {}
 SLOT_STEP = 4
 """Appliance cycle lengths are rounded up to a multiple of this to share models [steps]."""
 MIN_SLOTS, MIN_CYCLE = 3, 12
+MEMO_SIZE = 1024
+"""Optimal solves a process's model keeps to answer an identical solve (a home's day-ahead plan
+of the same day at another control level in a sweep worker, a re-plan repeated): the same
+solution, not solved again (:meth:`DayModel.solve`); ~20 kB each."""
 
 
 def _model_for(inp: CemsInput) -> DayModel:
@@ -338,7 +342,7 @@ def _model_for(inp: CemsInput) -> DayModel:
     )
     model = _MODELS.get(key)
     if model is None:
-        model = _MODELS[key] = DayModel(key[0], key[1], key[2], key[3])
+        model = _MODELS[key] = DayModel(key[0], key[1], key[2], key[3], memo_size=MEMO_SIZE)
     return model
 
 
@@ -618,7 +622,7 @@ def _warm() -> int:
 
     key = (96, 0.25, MIN_SLOTS, MIN_CYCLE)
     if key not in _MODELS:
-        _MODELS[key] = DayModel(*key)
+        _MODELS[key] = DayModel(*key, memo_size=MEMO_SIZE)
     return os.getpid()
 
 
