@@ -1,4 +1,4 @@
-"""The CEMS day model in pyomo, built once per shape and re-solved with HiGHS.
+"""The CEMS day model: written in pyomo, built once per shape, re-solved with HiGHS directly.
 
 One :class:`DayModel` holds a pyomo ``ConcreteModel`` for a horizon of ``n_steps`` steps of
 ``step_h`` hours with ``n_slots`` appliance slots of up to ``max_cycle`` steps each. Every
@@ -64,15 +64,22 @@ Solving
 ``"direct"`` (default)
     pyomo's persistent APPSI interface builds the HiGHS model once (the template); its arrays
     and the position of every home-specific number (column/row indices from the interface's
-    maps) are kept. Each solve copies the arrays, writes the numbers with numpy and passes
-    HiGHS the fresh model (``passModel``, ~0.1 ms), runs it and reads the primal values as
-    arrays. A fresh model, rather than in-place changes, makes every solve independent of
+    maps) are kept, in this process and in the derived disk cache (:mod:`sims.cache`, kind
+    ``cems_template``, keyed by this file's source and the pyomo and highspy versions), so a
+    new process reads them back in milliseconds and never imports pyomo (building costs
+    pyomo's import, ~0.5 s, and the model, 0.2-0.7 s, in every process and pool worker). Each
+    solve copies the arrays, writes the numbers with numpy and passes HiGHS the fresh model
+    (the array form of ``passModel``, ~0.7 ms in all), runs it and reads the primal values as
+    arrays. The model HiGHS receives is the same, array for array, whether the template was
+    just built or read back (``tests/cems/test_template.py``).
+    A fresh model, rather than in-place changes, makes every solve independent of
     the homes solved before (in-place coefficient changes reorder the matrix and warm starts
     carry over, which broke ties differently). The pyomo Params are not updated.
 ``"pyomo"``
     Sets the pyomo Params and lets APPSI propagate them (``update_params``) and solve with
     ``load_solution=False``; kept to cross-check the direct path and to measure its cost
-    (not order-independent: it changes the HiGHS model in place).
+    (not order-independent: it changes the HiGHS model in place). Its pyomo model and HiGHS
+    instance are built on its first use (or kept from building the template).
 
 Both check the termination condition before reading any value.
 """
