@@ -169,7 +169,8 @@ def main() -> None:
     # ---- one process, direct update path
     s = serial(homes, "direct")
     print("\n[1 process, direct HiGHS update]")
-    print(f"  model build (pyomo + HiGHS instance, once per process): {s['build'] * 1e3:.0f} ms")
+    print(f"  model build (template from the disk cache, or pyomo + HiGHS; once per process): "
+          f"{s['build'] * 1e3:.0f} ms")
     print(f"  prepare numbers  {_stats(s['prep'])}")
     print(f"  write to HiGHS   {_stats(s['upd'])}")
     print(f"  HiGHS solve      {_stats(s['solve'])}")

@@ -1,11 +1,13 @@
 """A derived on-disk cache for what a cold process would otherwise rebuild (never results).
 
-Two things cost a new process seconds that the next process can read back in milliseconds:
+Three things cost a new process seconds that the next process can read back in milliseconds:
 the compiled load flow of a feeder (pandapower's network conversion runs, and compiles its own
 numba code, on first use: about 1-2 s) and the simbench profile columns a run needs (a CSV read
-of about 0.3 s). They are stored under ``$LVFLEX_CACHE_DIR`` (default
-``$XDG_CACHE_HOME/lvflex`` or ``~/.cache/lvflex``), keyed by the content they derive from (the
-network's JSON and the engine's source; the simbench file's path, size and time), written
+of about 0.3 s); so does the CEMS day model's HiGHS template (importing pyomo and building the
+model: 0.7-1.5 s per process, :mod:`sims.homes.cems.formulation`). They are stored under
+``$LVFLEX_CACHE_DIR`` (default ``$XDG_CACHE_HOME/lvflex`` or ``~/.cache/lvflex``), keyed by the
+content they derive from (the network's JSON and the engine's source; the simbench file's path,
+size and time; the formulation's source and the pyomo and highspy versions), written
 atomically, and rebuilt when missing, stale or unreadable. ``LVFLEX_CACHE_DIR=off`` turns the
 cache off.
 """

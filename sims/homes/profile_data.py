@@ -135,6 +135,26 @@ def profile_day(date: dt.date) -> int:
     return (candidate - dt.date(PROFILE_YEAR, 1, 1)).days
 
 
+_BASE_ROWS: dict[tuple, np.ndarray] = {}
+
+
+def _base_rows(ts: pd.DatetimeIndex) -> np.ndarray:
+    """The rows of ``ts`` before offsets, memoised by the timestamps (a run's homes share them)."""
+    key = (str(ts.tz), ts.asi8.tobytes())
+    rows = _BASE_ROWS.get(key)
+    if rows is None:
+        local = ts.tz_localize(None)
+        unique, inverse = np.unique(local.normalize().to_numpy(), return_inverse=True)
+        days = np.array([profile_day(pd.Timestamp(d).date()) for d in unique],
+                        dtype=np.int64)[inverse.ravel()]
+        minute = np.asarray(local.hour * 60 + local.minute, dtype=np.int64)
+        rows = days * ROWS_PER_DAY + minute * 60 // PROFILE_STEP_S
+        if len(_BASE_ROWS) > 64:
+            _BASE_ROWS.clear()
+        _BASE_ROWS[key] = rows
+    return rows
+
+
 def profile_rows(timestamps: pd.DatetimeIndex, day_offset: int = 0, step_offset: int = 0
                  ) -> np.ndarray:
     """Row indices into the 2016 profiles for tz-aware run timestamps.
@@ -159,14 +179,8 @@ def profile_rows(timestamps: pd.DatetimeIndex, day_offset: int = 0, step_offset:
     ndarray of int
         One row per timestamp, in ``0 .. 366 * 96 - 1``.
     """
-    local = pd.DatetimeIndex(timestamps).tz_localize(None)
-    dates = local.normalize()
-    unique, inverse = np.unique(dates.to_numpy(), return_inverse=True)
-    days = np.array([profile_day(pd.Timestamp(d).date()) for d in unique],
-                    dtype=np.int64)[inverse.ravel()]
-    minute = np.asarray(local.hour * 60 + local.minute, dtype=np.int64)
-    rows = ((days + day_offset) * ROWS_PER_DAY + minute * 60 // PROFILE_STEP_S
-            + step_offset)
+    base = _base_rows(pd.DatetimeIndex(timestamps))
+    rows = base + (day_offset * ROWS_PER_DAY + step_offset)
     n_rows, weeks_52 = 366 * ROWS_PER_DAY, 364 * ROWS_PER_DAY
     rows = np.where(rows < 0, rows + weeks_52, rows)
     rows = np.where(rows >= n_rows, rows - weeks_52, rows)

@@ -118,10 +118,38 @@ class Plan:
     timings: dict[str, float] = field(default_factory=dict)
     thermal_state_kwh: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
+    def __getattr__(self, name: str):
+        # Only reached for a missing attribute: the flexibility of a lazy plan (see
+        # :func:`plan_day`), computed on first use from the plan and its input.
+        d = self.__dict__
+        if name in _FLEX_FIELDS and "_flex_inp" in d:
+            _set_flexibility(self, d.pop("_flex_inp"))
+            return d[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def peak_import_kw(self) -> float:
         """Highest net import of the day [kW]."""
         return float(np.max(self.net_kw))
+
+
+_FLEX_FIELDS = ("flex_up_kw", "flex_down_kw", "flex_up_cost_eur_per_kwh",
+                "flex_down_cost_eur_per_kwh")
+
+
+def _set_flexibility(plan: Plan, inp: CemsInput) -> None:
+    t0 = time.perf_counter()
+    up, dn, cu, cd = flex_fn(plan, inp)
+    plan.flex_up_kw, plan.flex_down_kw = up, dn
+    plan.flex_up_cost_eur_per_kwh, plan.flex_down_cost_eur_per_kwh = cu, cd
+    plan.timings["flex"] = time.perf_counter() - t0
+
+
+def _defer_flexibility(plan: Plan, inp: CemsInput) -> None:
+    """Compute the plan's flexibility when it is first read (the same numbers, later)."""
+    for name in _FLEX_FIELDS:
+        del plan.__dict__[name]
+    plan.__dict__["_flex_inp"] = inp
 
 
 # ---------------------------------------------------------------- data
@@ -296,6 +324,10 @@ _MODELS: dict[tuple, DayModel] = {}
 SLOT_STEP = 4
 """Appliance cycle lengths are rounded up to a multiple of this to share models [steps]."""
 MIN_SLOTS, MIN_CYCLE = 3, 12
+MEMO_SIZE = 1024
+"""Optimal solves a process's model keeps to answer an identical solve (a home's day-ahead plan
+of the same day at another control level in a sweep worker, a re-plan repeated): the same
+solution, not solved again (:meth:`DayModel.solve`); ~20 kB each."""
 
 
 def _model_for(inp: CemsInput) -> DayModel:
@@ -310,7 +342,7 @@ def _model_for(inp: CemsInput) -> DayModel:
     )
     model = _MODELS.get(key)
     if model is None:
-        model = _MODELS[key] = DayModel(key[0], key[1], key[2], key[3])
+        model = _MODELS[key] = DayModel(key[0], key[1], key[2], key[3], memo_size=MEMO_SIZE)
     return model
 
 
@@ -379,7 +411,7 @@ def plan_day(
     inp: CemsInput,
     band: Band | None = None,
     price_signal_eur_per_kwh: np.ndarray | None = None,
-    flexibility: bool = True,
+    flexibility: bool | str = "auto",
     path: str = "direct",
     allow_fallback: bool = True,
 ) -> Plan:
@@ -395,7 +427,11 @@ def plan_day(
     price_signal_eur_per_kwh
         Optional extra price per step on the net power [EUR/kWh] (a price re-plan).
     flexibility
-        Compute the flexibility arrays (skip for a re-plan that does not need them).
+        Compute the flexibility arrays: ``True`` now, ``False`` never (zeros), ``"lazy"`` when
+        first read (the same numbers: :func:`sims.homes.cems.flex.flexibility` of this plan and
+        input, on the process that reads them), ``"auto"`` (default) lazily for a re-plan
+        under a band or price signal (most are offers never bought, whose flexibility nobody
+        reads) and now otherwise.
     path
         Model update path, ``"direct"`` or ``"pyomo"`` (see :mod:`sims.homes.cems.formulation`).
     allow_fallback
@@ -439,12 +475,12 @@ def _plan_day(inp, band, price_signal_eur_per_kwh, flexibility, path) -> Plan:
             + _diagnose(inp),
         )  # fmt: skip
     plan = _to_plan(inp, raw, slots, band)
-    if flexibility:
-        t0 = time.perf_counter()
-        up, dn, cu, cd = flex_fn(plan, inp)
-        plan.flex_up_kw, plan.flex_down_kw = up, dn
-        plan.flex_up_cost_eur_per_kwh, plan.flex_down_cost_eur_per_kwh = cu, cd
-        plan.timings["flex"] = time.perf_counter() - t0
+    if flexibility == "lazy" or (
+        flexibility == "auto" and (band is not None or price_signal_eur_per_kwh is not None)
+    ):
+        _defer_flexibility(plan, inp)
+    elif flexibility:
+        _set_flexibility(plan, inp)
     return plan
 
 
@@ -586,7 +622,7 @@ def _warm() -> int:
 
     key = (96, 0.25, MIN_SLOTS, MIN_CYCLE)
     if key not in _MODELS:
-        _MODELS[key] = DayModel(*key)
+        _MODELS[key] = DayModel(*key, memo_size=MEMO_SIZE)
     return os.getpid()
 
 
@@ -628,7 +664,7 @@ class CemsPool:
         inputs: list[CemsInput],
         bands: list[Band | None] | None = None,
         price_signals: list[np.ndarray | None] | None = None,
-        flexibility: bool = True,
+        flexibility: bool | str = "auto",
     ) -> list[Plan]:
         """Plan every home, in input order (see :func:`plan_days` for the arguments)."""
         k = len(inputs)
@@ -662,7 +698,7 @@ def plan_days(
     workers: int = 2,
     bands: list[Band | None] | None = None,
     price_signals: list[np.ndarray | None] | None = None,
-    flexibility: bool = True,
+    flexibility: bool | str = "auto",
 ) -> list[Plan]:
     """Plan many homes in parallel (a fresh pool; keep a :class:`CemsPool` to reuse one).
 
@@ -675,7 +711,7 @@ def plan_days(
     bands, price_signals
         Optional, one per home (``None`` for none), as in :func:`plan_day`.
     flexibility
-        Compute the flexibility arrays.
+        Compute the flexibility arrays (as in :func:`plan_day`).
 
     Returns
     -------
