@@ -72,10 +72,11 @@ def test_a_stop_request_ends_the_run_at_a_step_boundary(tmp_path, monkeypatch):
         return solve(self, p_kw, q_kvar)
 
     monkeypatch.setattr(GridModel, "solve", stopping)
-    with pytest.raises(RunStopped, match="stopped on request after the step at t=5400 s"):
+    with pytest.raises(RunStopped, match=r"interrupted at 2016-01-20 01:45 GMT \(step 7 of 96\)"):
         run_scenario(s, tmp_path / "run", progress=False)
     meta = json.loads((tmp_path / "run" / "meta.json").read_text())
-    assert meta["status"] == "failed" and "RunStopped" in meta["error"]
+    assert meta["status"] == "interrupted" and meta["steps_done"] == 7
+    assert meta["interrupted_at"] == "2016-01-20T01:45:00+00:00" and meta["signal"] is None
     steps = {t: pd.read_parquet(tmp_path / "run" / f"{t}.parquet").time.nunique()
              for t in TABLES}
     assert steps == dict.fromkeys(TABLES, 7)
