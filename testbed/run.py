@@ -124,7 +124,7 @@ def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
 
     The voltage band applies to the feeder's LV buses (``vn_kv < 1``).
     """
-    r = read_run(out_dir)
+    r = read_run(out_dir, warn=False)  # meta.json says running until the KPIs are written
     ids = pd.Series(element_ids(feeder.net.bus), index=feeder.net.bus.index)
     lv_ids = ids[feeder.net.bus.vn_kv < 1.0].tolist()
     grid = kpi.grid_kpis(r["buses"], r["lines"], r["transformer"], r["grid"],
@@ -142,13 +142,13 @@ def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
     return {**grid, **kpi.community_kpis(r["homes"], per_home)}, per_home
 
 
-def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
-                       ) -> dict[str, float]:
+def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float,
+                       nonconverged_steps: int = 0) -> dict[str, float]:
     """Write ``flex.parquet`` of a market or dso run and return its ``flex.`` KPIs.
 
     See :mod:`testbed.flex_kpis` for the table and the KPI definitions.
     """
-    from testbed.flex_kpis import flex_kpis, flex_table
+    from testbed.flex_kpis import flex_kpis, flex_table, measured_settlement
 
     read = lambda name: pd.read_parquet(out_dir / f"{name}.parquet")  # noqa: E731
     step_h = scenario.step_s / 3600.0
@@ -158,7 +158,11 @@ def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
                        homes[["time", "home_id", "p_kw"]], read("dso_operation"),
                        steps_per_day=scenario.steps_per_day, step_h=step_h)
     table.to_parquet(out_dir / "flex.parquet", index=False)
-    return flex_kpis(table, read("flex_days"), read("dso_operation"), read("flex_payments"),
+    payments = read("flex_payments")
+    settle = measured_settlement(homes[["time", "home_id", "p_kw"]], payments,
+                                 scenario.tariff, steps_per_day=scenario.steps_per_day,
+                                 step_h=step_h)
+    return flex_kpis(table, read("flex_days"), read("dso_operation"), payments,
                      step_h=step_h, n_days=scenario.days,
                      price_cap=scenario.flex_price_cap_eur_per_kwh,
                      total_bill_eur=total_bill_eur,
@@ -169,7 +173,7 @@ def write_flex_results(scenario: Scenario, out_dir: Path, total_bill_eur: float
                      years_deferred=scenario.years_deferred,
                      limited_kwh=float(homes.limited_kw.sum() * step_h),
                      emergency_actions=len(pd.read_parquet(emergency)) if emergency.exists()
-                     else 0)
+                     else 0, settlement_eur=settle, nonconverged_steps=nonconverged_steps)
 
 
 def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = True,
@@ -251,7 +255,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
         t_close = time.perf_counter()
         kpis, per_home = compute_kpis(scenario, feeder, out_dir)
         if scenario.control in FLEX_LEVELS:
-            kpis.update(write_flex_results(scenario, out_dir, kpis["homes.total_bill_eur"]))
+            kpis.update(write_flex_results(scenario, out_dir, kpis["homes.total_bill_eur"],
+                                           kpis["grid.nonconverged_steps"]))
         write_json(out_dir / "kpis.json", kpis)
         per_home.to_parquet(out_dir / "home_kpis.parquet", index=False)
         if stop_requested():  # a signal after the last step: the results are whole
