@@ -198,9 +198,10 @@ def district_kpis(feeders: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """District KPIs: the annual KPIs of several feeders (same scenario and level) in total.
 
     Sums add up (energies, bills, minutes and counts are feeder-minutes and feeder-counts);
-    extremes are the extreme over the feeders (either null when a feeder's is); ratios are recomputed from the district's
-    sums (self-consumption, self-sufficiency, share resolved; the peak-to-average ratio is
-    left out: the feeders' peaks need not coincide). The deferral is per transformer:
+    extremes are the extreme over the feeders (either null when a feeder's is); ratios are
+    recomputed from the district's sums (self-consumption, self-sufficiency, share resolved;
+    the peak-to-average ratio is left out: the feeders' peaks need not coincide). The
+    deferral is per transformer:
     ``flex.annual_flex_cost_eur``, the deferral value and the net benefit add up over the
     feeders whose deferral is credible; ``flex.deferral_credible`` is the number of such
     feeders. ``feeders`` counts the feeders.
