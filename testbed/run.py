@@ -24,6 +24,7 @@ tables) but its grid KPIs that depend on those steps are null (:mod:`testbed.kpi
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import platform
 import shutil
@@ -44,7 +45,7 @@ from sims.collector.simulator import (  # noqa: F401  (RunStopped: for callers)
     take_close_error,
 )
 from testbed import kpis as kpi
-from testbed.errors import RunInterrupted, SimulatorFailed
+from testbed.errors import DiskFull, RunInterrupted, SimulatorFailed
 from testbed.folders import check_compare_folder
 from testbed.params import FLEX_LEVELS, loop_iteration_limit  # noqa: F401
 from testbed.prepared import PreparedRun, prepare
@@ -265,8 +266,13 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
         raise
     except BaseException as exc:
         take_close_error()  # a second error of the same failure
+        left = _remove_partial(out_dir)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            exc = _disk_full(exc, out_dir, left)
         meta.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         _write_meta(out_dir, meta)
+        if isinstance(exc, DiskFull):
+            raise exc from None
         raise
     finally:
         clear_stop()
@@ -282,6 +288,23 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     write_json(out_dir / "meta.json", meta)
     return RunResult(out_dir=out_dir, kpis=kpis, wall_s=t_end - t0, timings=timings,
                      nonconverged_steps=bad, warning=warning)
+
+
+def _remove_partial(out_dir: Path) -> list[str]:
+    """Remove the hidden temporary files a failed run left (a table cut short by the error
+    that ended it); return the files they were to become."""
+    left = sorted(out_dir.rglob(".*.tmp"))
+    for p in left:
+        p.unlink(missing_ok=True)
+    return [str(p.parent / p.name[1:].removesuffix(".tmp")) for p in left]
+
+
+def _disk_full(exc: OSError, out_dir: Path, left: list[str]) -> DiskFull:
+    """A full disk met by a simulator's table (not the collector's): name the file from the
+    error or the temporary file it left."""
+    where = exc.filename or (left[0] if left else str(out_dir))
+    return DiskFull(f"{where}: no space left on device (errno ENOSPC); the steps written "
+                    f"before stay readable")
 
 
 def nonconverged_warning(bad: int, n_steps: int) -> str:
