@@ -113,6 +113,23 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """SIGINT blocked while the world starts its simulator processes, which inherit the mask:
+    a Ctrl-C goes to the whole process group, and an aggregator or DSO process killed by it
+    while it starts would end the run with mosaik's "did not connect in time". This process
+    handles the signal when the block ends (it stops the run at a step boundary; the
+    simulators in other processes stop with it)."""
+    if not _SIGNALLED and signal.getsignal(signal.SIGINT) is not _on_signal:
+        yield  # no handler of stop_on_signals: leave the signals alone
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _write_meta(out_dir: Path, meta: dict) -> None:
     """Write ``meta.json``; on a failure path a full disk must not hide the first error."""
     with contextlib.suppress(OSError):
@@ -239,7 +256,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     t_setup = time.perf_counter()
     try:
         try:
-            world = build_world(scenario, out_dir, prepared=prepared, options=options)
+            with _children_ignore_ctrl_c():
+                world = build_world(scenario, out_dir, prepared=prepared, options=options)
             t_world = time.perf_counter()
             ran = run_world(world, scenario.n_steps * scenario.step_s)
         except RunStopped:
