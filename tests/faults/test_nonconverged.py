@@ -106,3 +106,19 @@ def test_annual_kpis_carry_a_day_s_null():
     assert a["flex.deferral_credible"] == 0 and math.isnan(a["flex.deferral_value_eur"])
     d = district_kpis([ok, a])
     assert math.isnan(d["grid.overload_minutes"]) and d["homes.import_kwh"] == 73200.0
+
+
+def test_report_banner_lines():
+    from testbed.report.run_report import warnings_banner
+
+    assert warnings_banner({"status": "complete", "nonconverged_steps": 0}, {}) == []
+    assert warnings_banner({"status": "complete", "nonconverged_steps": 4, "n_steps": 96,
+                            "warning": "the load flow did not converge at 4 of 96 steps"},
+                           {}) == ["the load flow did not converge at 4 of 96 steps"]
+    assert warnings_banner({"status": "interrupted", "signal": "SIGINT", "steps_done": 53,
+                            "n_steps": 96, "interrupted_at": "2016-01-20T13:15:00+00:00"},
+                           None) == ["the run was interrupted (SIGINT) at "
+                                     "2016-01-20T13:15:00+00:00, step 53 of 96: the tables "
+                                     "hold the steps done, no KPIs"]
+    assert warnings_banner({"status": "running"}, None)[0].startswith(
+        "the run did not complete (killed, or still running)")
