@@ -122,3 +122,34 @@ def test_report_banner_lines():
                                      "hold the steps done, no KPIs"]
     assert warnings_banner({"status": "running"}, None)[0].startswith(
         "the run did not complete (killed, or still running)")
+
+
+def test_sweep_marks_a_task_whose_load_flow_failed(tmp_path):
+    """A task whose run completed with failed load-flow steps carries its warning in
+    sweep.parquet; its grid KPIs are null, and so are its group's annual KPIs."""
+    from testbed.scenario import DEFAULT_SCENARIO, load_scenario
+    from testbed.sweep.collect import annual_table, sweep_table
+    from testbed.sweep.tasks import Task
+
+    tasks, state = [], {}
+    for day, bad in ((0, 0), (1, 7)):
+        folder = tmp_path / f"day{day}"
+        folder.mkdir()
+        meta = {"status": "complete", "wall_s": 1.0, "nonconverged_steps": bad}
+        if bad:
+            meta["warning"] = f"the load flow did not converge at {bad} of 96 steps"
+        (folder / "meta.json").write_text(json.dumps(meta))
+        (folder / "kpis.json").write_text(json.dumps({
+            "grid.overload_minutes": None if bad else 30.0, "grid.nonconverged_steps": bad,
+            "homes.import_kwh": 100.0}))
+        t = Task(key=f"k{day}", scenario="default", feeder=0, day=day, date=f"2016-01-2{day}",
+                 weight=183.0, level="none", folder=str(folder), text="", source="")
+        tasks.append(t)
+        state[t.key] = {"status": "complete", "error": "", "wall_s": 1.0}
+    sweep = sweep_table(tasks, state)
+    assert sweep.warning.tolist() == ["", "the load flow did not converge at 7 of 96 steps"]
+    assert math.isnan(sweep["grid.overload_minutes"].iloc[1])
+    annual = annual_table(sweep, {"default": load_scenario(DEFAULT_SCENARIO)}).iloc[0]
+    assert math.isnan(annual["grid.overload_minutes"])
+    assert annual["grid.nonconverged_steps"] == 183.0 * 7
+    assert annual["homes.import_kwh"] == 366 * 100.0
