@@ -3,23 +3,47 @@
 Parses the command line, loads and validates the scenario and its grid (every problem reported
 before anything runs), runs the co-simulation and prints the KPI table.
 ``python cosim.py run ...`` works as well as the installed ``cosim`` script.
+
+Exit codes: 0 done; 1 the run failed (a simulator stopped it, the disk is full); 2 bad input
+(one line naming file, field and value, before anything runs); 3 the run completed but the
+load flow did not converge at some steps (their grid KPIs are null); 130 / 143 interrupted
+by SIGINT / SIGTERM (stopped at the end of the current step, the results kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from testbed.errors import USER_ERRORS, RunStopped, SimulatorFailed, TestbedError
+from testbed.errors import (
+    USER_ERRORS,
+    DiskFull,
+    RunInterrupted,
+    RunStopped,
+    SimulatorFailed,
+    TestbedError,
+)
 from testbed.scenario import CONTROL_LEVELS, DEFAULT_SCENARIO, load_scenario
+
+EXIT_CODES = """exit codes:
+  0    done
+  1    the run failed: a simulator stopped it, or no space left on the device
+  2    bad input: one line naming the file, field and value, before anything runs
+  3    the run completed but the load flow did not converge at some steps (their grid
+       KPIs are null in kpis.json, the deferral is not credible; meta.json says how many)
+  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the run stops at the end of the
+       current step and keeps its results (meta.json status "interrupted")"""
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cosim", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="cosim", description=__doc__.splitlines()[0],
+                                epilog=EXIT_CODES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a scenario and write its results folder")
     run.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO,
@@ -88,6 +112,11 @@ def _warn(line: str | None, level: str | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cosim`` script; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command in ("run", "compare"):
+        from testbed.run import stop_on_signals
+
+        with stop_on_signals():
+            return _run(args)
     if args.command == "report":
         return _report(args.folder, args.out, args.task_reports)
     if args.command in ("days", "sweep"):
@@ -102,6 +131,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep" and not args.no_report:
             code = max(code, _report(args.out, task_reports=args.task_reports))
         return code
+    return _run(args)
+
+
+def _interrupted(exc: RunInterrupted) -> int:
+    """Print the one line of an interrupted run; its exit code."""
+    from testbed.run import EXIT_SIGNAL, signal_received
+
+    print(f"cosim: {exc}", file=sys.stderr)
+    return EXIT_SIGNAL.get(exc.signum or signal_received(), 130)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """``cosim run`` and ``cosim compare``; returns the exit code."""
+    from testbed.run import EXIT_NONCONVERGED
+
     try:
         scenario = load_scenario(args.scenario)
         overrides = {}
@@ -123,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             WorldOptions,
             compare_levels,
             kpi_table,
+            nonconverged_warning,
             run_scenario,
             scenario_feeder,
         )
@@ -149,10 +194,16 @@ def main(argv: list[str] | None = None) -> int:
                                    "display.width", 120):
                 print(table.to_string())
             print(f"\ncomparison: {out / 'comparison.csv'}")
-            if args.no_report:
-                return 0
-            codes = [_report(out / level) for level in levels]  # linked from the comparison's
-            return max(*codes, _report(out))
+            bad = {lv: int(table.loc["grid.nonconverged_steps", lv]) for lv in levels
+                   if "grid.nonconverged_steps" in table.index
+                   and table.loc["grid.nonconverged_steps", lv] > 0}
+            for lv, n in bad.items():
+                _warn(nonconverged_warning(n, scenario.n_steps), lv)
+            code = EXIT_NONCONVERGED if bad else 0
+            if not args.no_report:
+                codes = [_report(out / level) for level in levels]  # linked from the comparison's
+                code = max(code, *codes, _report(out))
+            return _after_signal(code, out)
 
         feeder = scenario_feeder(scenario)
         out = args.out or Path("runs") / (f"{scenario.name}-{scenario.control}-"
@@ -165,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
               f"control {scenario.control} -> {out}", file=sys.stderr)
         result = run_scenario(scenario, out, progress=not args.quiet, feeder=feeder,
                               options=options)
-    except (SimulatorFailed, RunStopped) as exc:
+    except RunInterrupted as exc:
+        return _interrupted(exc)
+    except (SimulatorFailed, RunStopped, DiskFull) as exc:
         print(f"cosim: error: {exc}", file=sys.stderr)
         return 1
     except USER_ERRORS as exc:
@@ -174,9 +227,33 @@ def main(argv: list[str] | None = None) -> int:
     except FileExistsError as exc:
         print(f"cosim: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(f"cosim: error: {exc.filename or 'results'}: no space left on device",
+              file=sys.stderr)
+        return 1
     print(kpi_table(result.kpis))
     print(f"\nresults: {result.out_dir}  (wall time {result.wall_s:.1f} s)")
-    return 0 if args.no_report else _report(result.out_dir)
+    code = 0
+    if result.warning:
+        _warn(result.warning)
+        code = EXIT_NONCONVERGED
+    if not args.no_report:
+        code = max(code, _report(result.out_dir))
+    return _after_signal(code, result.out_dir)
+
+
+def _after_signal(code: int, out: Path) -> int:
+    """A signal that came after the last step (while the KPIs or the report were written):
+    the results are whole; say so in one line and exit with the signal's code."""
+    from testbed.run import EXIT_SIGNAL, signal_received
+
+    sig = signal_received()
+    if sig is None:
+        return code
+    print(f"cosim: interrupted after the last step; results kept in {out}", file=sys.stderr)
+    return EXIT_SIGNAL[sig]
 
 
 if __name__ == "__main__":

@@ -42,9 +42,14 @@ deferral (:func:`sims.dso.deferral.assess_deferral`)
 A key this list does not name (a KPI added later) follows its name: ending in ``_kwh``,
 ``_kvah``, ``_eur``, ``_minutes``, ``_intervals``, ``_steps``, ``_days`` or ``violations``:
 weighted sum; containing ``max`` or ``peak``: maximum; containing ``min``: minimum; any other
-key is left out of the annual KPIs (:func:`annual_rule` says which rule applies). A day whose
-value is missing (``null``) counts as 0 in a sum and is skipped in an extreme. Besides the
-KPIs, the result holds ``days`` (typical days used) and ``weight`` (their total weight).
+key is left out of the annual KPIs (:func:`annual_rule` says which rule applies).
+
+Nulls carry through: a day whose value of a summed or extreme KPI is missing or ``null`` (a
+grid KPI of a day whose load flow failed at some steps, :mod:`testbed.kpis`) makes the annual
+KPI null (NaN), never a sum that reads as if that day were healthy; and the deferral is
+credible only if every day's is (``flex.deferral_credible`` 1 on every day). The ratios skip
+a day's null ratio (a day without PV has no self-consumption). Besides the KPIs, the result
+holds ``days`` (typical days used) and ``weight`` (their total weight).
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ SUM_KEYS = frozenset({
     "flex.requested_kwh", "flex.offered_kwh", "flex.ordered_kwh", "flex.delivered_kwh",
     "flex.requested_eur_at_cap", "flex.offered_eur", "flex.ordered_eur", "flex.delivered_eur",
     "flex.market_settlement_eur", "flex.payments_to_homes_eur", "flex.net_bill_eur",
+    "flex.planned_market_settlement_eur", "flex.ordered_payments_to_homes_eur",
     "flex.limited_kwh", "flex.congested_intervals_dayahead", "flex.orange_intervals",
     "flex.new_congestion_intervals", "flex.operation_violation_intervals",
     "flex.operation_violation_intervals_after_green",
@@ -146,11 +152,12 @@ def annual_kpis(days: Sequence[Mapping[str, float]], weights: Sequence[float], *
     for key in keys:
         rule = annual_rule(key)
         x = _values(days, key)
-        if rule == "sum":
+        if rule in ("sum", "max", "min") and not np.isfinite(x).all():
+            out[key] = np.nan  # a day does not know it: nor does the year
+        elif rule == "sum":
             out[key] = wsum(key)
         elif rule in ("max", "min"):
-            ok = x[np.isfinite(x)]
-            out[key] = float(ok.max() if rule == "max" else ok.min()) if len(ok) else np.nan
+            out[key] = float(x.max() if rule == "max" else x.min())
     if "homes.self_consumption" in keys:
         pv = wsum("homes.pv_kwh")
         used = float(np.nansum(w * _values(days, "homes.self_consumption")
@@ -172,7 +179,10 @@ def annual_kpis(days: Sequence[Mapping[str, float]], weights: Sequence[float], *
         annual = wsum("flex.ordered_eur")
         a = assess_deferral(upgrade_cost_eur, annual, years_deferred=years_deferred,
                             discount_rate=discount_rate, lifetime_years=lifetime_years)
-        credible = wsum("flex.operation_trafo_overload_intervals") == 0
+        over = _values(days, "flex.operation_trafo_overload_intervals")
+        day_credible = _values(days, "flex.deferral_credible")
+        credible = bool(np.isfinite(over).all() and (over == 0).all()
+                        and (day_credible[np.isfinite(day_credible)] == 1).all())
         out.update({
             "flex.annual_flex_cost_eur": annual,
             "flex.deferral_value_eur": a.deferral_value_eur if credible else np.nan,
@@ -188,9 +198,10 @@ def district_kpis(feeders: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """District KPIs: the annual KPIs of several feeders (same scenario and level) in total.
 
     Sums add up (energies, bills, minutes and counts are feeder-minutes and feeder-counts);
-    extremes are the extreme over the feeders; ratios are recomputed from the district's
-    sums (self-consumption, self-sufficiency, share resolved; the peak-to-average ratio is
-    left out: the feeders' peaks need not coincide). The deferral is per transformer:
+    extremes are the extreme over the feeders (either null when a feeder's is); ratios are
+    recomputed from the district's sums (self-consumption, self-sufficiency, share resolved;
+    the peak-to-average ratio is left out: the feeders' peaks need not coincide). The
+    deferral is per transformer:
     ``flex.annual_flex_cost_eur``, the deferral value and the net benefit add up over the
     feeders whose deferral is credible; ``flex.deferral_credible`` is the number of such
     feeders. ``feeders`` counts the feeders.
@@ -211,11 +222,12 @@ def district_kpis(feeders: Sequence[Mapping[str, float]]) -> dict[str, float]:
     for key in keys:
         rule = "sum" if key in ("days", "weight") else annual_rule(key)
         x = _values(feeders, key)
-        ok = x[np.isfinite(x)]
-        if rule == "sum":
+        if rule in ("sum", "max", "min") and not np.isfinite(x).all():
+            out[key] = np.nan  # a feeder does not know it: nor does the district
+        elif rule == "sum":
             out[key] = total(key)
         elif rule in ("max", "min"):
-            out[key] = float(ok.max() if rule == "max" else ok.min()) if len(ok) else np.nan
+            out[key] = float(x.max() if rule == "max" else x.min())
     out["days"] = float(np.nanmax(_values(feeders, "days")))
     out["weight"] = float(np.nanmax(_values(feeders, "weight")))
     for ratio, base in (("homes.self_consumption", "homes.pv_kwh"),

@@ -15,7 +15,12 @@ from grids.errors import (  # noqa: F401  (re-exported)
     LoadflowNotConverged,
     UnsupportedElement,
 )
-from sims.errors import InfeasibleSchedule, RunStopped, SimsError  # noqa: F401  (re-exported)
+from sims.errors import (  # noqa: F401  (re-exported)
+    DiskFull,
+    InfeasibleSchedule,
+    RunStopped,
+    SimsError,
+)
 
 
 class TestbedError(Exception):
@@ -57,3 +62,29 @@ class SimulatorFailed(RuntimeError):
     """A simulator ended a run before its last step (in its own process mosaik only logs that
     and returns); the message, one line, names it and its error when known. Not an error of
     the input (so not in :data:`USER_ERRORS`)."""
+
+
+class RunInterrupted(RunStopped):
+    """A run stopped at a step boundary on request (a signal): the tables hold the steps
+    done, ``meta.json`` says ``interrupted``. The message is the line ``cosim`` prints.
+
+    Parameters
+    ----------
+    out_dir
+        The run folder.
+    steps_done, n_steps
+        Steps kept, and steps of the whole run [-].
+    reached
+        Simulated time the run reached (the end of the last step kept).
+    signum
+        The signal that asked for the stop (None: :func:`testbed.run.request_stop` called
+        directly).
+    """
+
+    def __init__(self, *, out_dir, steps_done: int, n_steps: int, reached, signum=None):
+        super().__init__(f"interrupted at {reached:%Y-%m-%d %H:%M %Z} (step {steps_done} of "
+                         f"{n_steps}); results kept in {out_dir}", steps=steps_done)
+        self.out_dir = out_dir
+        self.n_steps = n_steps
+        self.reached = reached
+        self.signum = signum

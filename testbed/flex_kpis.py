@@ -45,10 +45,17 @@ KPIs (``dt_h`` = step length [h]; energies = sum of the per-step powers times ``
     Negotiation rounds and mosaik same-time loop iterations of the longest day, and mosaik's
     limit.
 ``flex.market_settlement_eur``, ``flex.payments_to_homes_eur``
-    Local-market settlement of the homes (<= 0: savings) and flexibility payments they
-    receive (orders less the aggregator's margin) [EUR].
+    Settled on what was delivered: the local-market settlement of the homes' *measured* net
+    powers (<= 0: savings; :func:`measured_settlement`, per day and aggregator portfolio, as
+    the aggregator settles its plans) and the flexibility payments for the *delivered*
+    energy (delivered energy times the order price, less the aggregator's margin per kWh)
+    [EUR].
+``flex.planned_market_settlement_eur``, ``flex.ordered_payments_to_homes_eur``
+    The same on the plans and the orders (what the aggregator's ``flex_payments.parquet``
+    holds: the day-ahead settlement) [EUR].
 ``flex.net_bill_eur``
-    ``homes.total_bill_eur + flex.market_settlement_eur - flex.payments_to_homes_eur``.
+    ``homes.total_bill_eur + flex.market_settlement_eur - flex.payments_to_homes_eur``: the
+    measured bills and the settlement of what was measured and delivered.
 ``flex.annual_flex_cost_eur``
     ``F = flex.ordered_eur * 365 / days``: each simulated day stands for ``365 / days``
     days of the year (the typical-day weights of a sweep replace this).
@@ -64,6 +71,10 @@ KPIs (``dt_h`` = step length [h]; energies = sum of the per-step powers times ``
     1 if no transformer overload was measured in operation (the flexibility did what the
     deferral assumes), else 0; then nothing is deferred and ``flex.deferral_value_eur`` and
     ``flex.deferral_net_benefit_eur`` are NaN (``null`` in ``kpis.json``).
+
+When the load flow did not converge at some steps (``nonconverged_steps`` > 0), nothing was
+measured there: the ``flex.operation_*`` counts are NaN (``null``) and the deferral is not
+credible (``flex.deferral_credible`` 0, its value and net benefit NaN).
 """
 
 from __future__ import annotations
@@ -71,7 +82,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sims.aggregator.local_market import local_settlement
 from sims.dso.deferral import assess_deferral
+from sims.tariff import Tariff, price_matrix
+
+#: Share of the import-export spread the local market gives sellers (the aggregator's).
+MARKET_ALPHA = 0.5
 
 FLEX_COLUMNS = ("time", "day", "step", "requested_kw", "offered_kw", "offered_eur",
                 "ordered_kw", "ordered_eur", "delivered_kw", "delivered_eur", "initial_light",
@@ -140,12 +156,54 @@ def flex_table(dayahead: pd.DataFrame, orders: pd.DataFrame, homes: pd.DataFrame
     return t[list(FLEX_COLUMNS)].reset_index(drop=True)
 
 
+def measured_settlement(homes: pd.DataFrame, payments: pd.DataFrame, tariff: Tariff, *,
+                        steps_per_day: int, step_h: float, alpha: float = MARKET_ALPHA
+                        ) -> float:
+    """Local-market settlement of the measured net powers [EUR] (<= 0: savings).
+
+    Per day and aggregator, the homes that took part in its market that day (the rows of
+    ``flex_payments.parquet``) exchange their measured power as the aggregator exchanges
+    their plans (:func:`sims.aggregator.local_market.local_settlement`, prices by step of
+    the day).
+
+    Parameters
+    ----------
+    homes
+        ``homes.parquet`` (time, home_id, p_kw).
+    payments
+        ``flex_payments.parquet`` (day, aggregator_id, home_id).
+    tariff
+        The homes' tariff.
+    steps_per_day, step_h
+        Steps in a day; step length [h].
+    alpha
+        Share of the spread given to sellers.
+    """
+    if payments.empty:
+        return 0.0
+    measured = homes.pivot(index="time", columns="home_id", values="p_kw").sort_index()
+    total = 0.0
+    for (day, _), g in payments.groupby(["day", "aggregator_id"], sort=True):
+        block = measured.iloc[int(day) * steps_per_day:(int(day) + 1) * steps_per_day]
+        net = block[list(g.home_id)].to_numpy().T
+        imp, exp = price_matrix([tariff] * len(g), steps_per_day)
+        total += float(local_settlement(net, imp[:, :net.shape[1]], exp[:, :net.shape[1]],
+                                        step_h, alpha).settlement_eur.sum())
+    return total
+
+
 def flex_kpis(table: pd.DataFrame, days: pd.DataFrame, operation: pd.DataFrame,
               payments: pd.DataFrame, *, step_h: float, n_days: int, price_cap: float,
               total_bill_eur: float, loop_iteration_limit: int, upgrade_cost_eur: float,
               lifetime_years: float, discount_rate: float, years_deferred: float,
-              limited_kwh: float = 0.0, emergency_actions: int = 0) -> dict[str, float]:
-    """The ``flex.`` KPIs (see the module docstring)."""
+              limited_kwh: float = 0.0, emergency_actions: int = 0,
+              settlement_eur: float | None = None, nonconverged_steps: int = 0
+              ) -> dict[str, float]:
+    """The ``flex.`` KPIs (see the module docstring).
+
+    ``settlement_eur`` is :func:`measured_settlement` (the planned one when None);
+    ``nonconverged_steps`` the steps without a load flow (nothing measured in operation).
+    """
     congested = int((table.initial_light != "green").sum())
     orange = int((table.final_light != "green").sum())
     viol = table.operation_violation.to_numpy()
@@ -158,12 +216,18 @@ def flex_kpis(table: pd.DataFrame, days: pd.DataFrame, operation: pd.DataFrame,
     annual = ordered_eur * 365.0 / n_days
     a = assess_deferral(upgrade_cost_eur, annual, years_deferred=years_deferred,
                         discount_rate=discount_rate, lifetime_years=lifetime_years)
-    settle = float(payments.market_settlement_eur.sum()) if len(payments) else 0.0
-    paid = float(payments.flex_payment_eur.sum()) if len(payments) else 0.0
+    planned = float(payments.market_settlement_eur.sum()) if len(payments) else 0.0
+    settle = planned if settlement_eur is None else float(settlement_eur)
+    paid_ordered = float(payments.flex_payment_eur.sum()) if len(payments) else 0.0
+    ordered_kwh = float(table.ordered_kw.sum() * step_h)
+    delivered_kwh = float(table.delivered_kw.sum() * step_h)
+    margin = (ordered_eur - paid_ordered) / ordered_kwh if ordered_kwh > 0 else 0.0
+    paid = float(table.delivered_eur.sum()) - margin * delivered_kwh
     trafo_over = int(op_steps.get("transformer", 0))
-    credible = trafo_over == 0
+    measured = nonconverged_steps == 0
+    credible = trafo_over == 0 and measured
     nan = float("nan")
-    return {
+    out = {
         "flex.requested_kwh": float(table.requested_kw.sum() * step_h),
         "flex.offered_kwh": float(table.offered_kw.sum() * step_h),
         "flex.ordered_kwh": float(table.ordered_kw.sum() * step_h),
@@ -186,6 +250,8 @@ def flex_kpis(table: pd.DataFrame, days: pd.DataFrame, operation: pd.DataFrame,
         "flex.loop_iteration_limit": int(loop_iteration_limit),
         "flex.market_settlement_eur": settle,
         "flex.payments_to_homes_eur": paid,
+        "flex.planned_market_settlement_eur": planned,
+        "flex.ordered_payments_to_homes_eur": paid_ordered,
         "flex.net_bill_eur": total_bill_eur + settle - paid,
         "flex.annual_flex_cost_eur": annual,
         "flex.deferral_value_eur": a.deferral_value_eur if credible else nan,
@@ -196,3 +262,6 @@ def flex_kpis(table: pd.DataFrame, days: pd.DataFrame, operation: pd.DataFrame,
         "flex.emergency_actions": int(emergency_actions),
         "flex.limited_kwh": float(limited_kwh),
     }
+    if not measured:
+        out.update({k: nan for k in out if k.startswith("flex.operation_")})
+    return out

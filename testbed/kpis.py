@@ -13,7 +13,11 @@ Grid
     ``grid.voltage_violation_minutes``  minutes in which any bus is outside the band [min];
     ``grid.voltage_violations``  number of (bus, step) pairs outside the band.
     ``grid.losses_kwh``  line and transformer losses [kWh].
-    ``grid.nonconverged_steps``  steps whose load flow did not converge (excluded above).
+    ``grid.nonconverged_steps``  steps whose load flow did not converge. When there is any,
+    every other grid KPI is null (NaN; ``null`` in ``kpis.json``): a maximum, a minimum or a
+    sum over the steps is unknown when some steps have no load flow, and 0 would read as a
+    healthy grid (``converged_only=True`` gives the values over the converged steps, lower
+    bounds of the sums).
 
 Homes (``import = max(p, 0)``, ``export = max(-p, 0)`` at the connection)
     ``bill_eur``  sum of import * ToU price - export * export price, plus the standing charge.
@@ -45,7 +49,8 @@ LIMIT_TOL_KW = 1e-6  # a power at the limit within solver tolerance is not above
 def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFrame,
               grid: pd.DataFrame, *, step_s: int, vm_min_pu: float, vm_max_pu: float,
               max_loading_percent: float = 100.0,
-              band_bus_ids: list[str] | None = None) -> dict[str, float]:
+              band_bus_ids: list[str] | None = None,
+              converged_only: bool = False) -> dict[str, float]:
     """Grid KPIs from the result tables (see the module docstring).
 
     Parameters
@@ -61,6 +66,8 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
     band_bus_ids
         Buses the voltage band applies to (the LV buses; the MV slack bus is held by the
         upstream grid). All buses when ``None``.
+    converged_only
+        With non-converged steps: the KPIs over the converged steps instead of null.
     """
     step_min = step_s / 60.0
     dt_h = step_s / 3600.0
@@ -78,7 +85,7 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
     excess = (trafo.loading_percent / 100.0 - 1.0).clip(lower=0.0) * trafo.sn_mva * 1000.0
     outside = (bus.vm_pu < vm_min_pu) | (bus.vm_pu > vm_max_pu)
     violated_steps = outside.groupby(bus.time).any()
-    return {
+    out = {
         "grid.max_trafo_loading_percent": float(trafo.loading_percent.max()),
         "grid.max_line_loading_percent": float(line.loading_percent.max()),
         "grid.overload_minutes": float(any_over.sum() * step_min),
@@ -92,6 +99,9 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
                                  * 1000.0 * dt_h),
         "grid.nonconverged_steps": int((~grid.converged.astype(bool)).sum()),
     }
+    if out["grid.nonconverged_steps"] and not converged_only:
+        out.update({k: float("nan") for k in out if k != "grid.nonconverged_steps"})
+    return out
 
 
 def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float,

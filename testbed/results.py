@@ -23,11 +23,19 @@ written atomically and the parts of one flush of every table together
 (:mod:`sims.collector.writer`); pandas and pyarrow read the folder exactly like a file
 (``pd.read_parquet(run / "homes.parquet")``). A run that completes replaces each folder by a
 single file. ``time`` is tz-aware (scenario time zone).
+
+``meta.json`` ``status``: ``running`` while the run goes (and after a kill: the process had
+no chance to write anything else), ``complete``, ``interrupted`` (stopped at a step boundary
+by SIGINT/SIGTERM: ``steps_done``, ``interrupted_at``, ``signal``) or ``failed`` (``error``).
+A complete run whose load flow did not converge at some steps has ``nonconverged_steps`` > 0
+and a ``warning`` line. :func:`read_run` says (``status``, ``complete``, and a warning) when
+a run did not complete.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,23 +61,46 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(clean(data), indent=2, sort_keys=True) + "\n")
 
 
-def read_run(run_dir: str | Path) -> dict[str, pd.DataFrame | dict]:
-    """Read a run folder: every table present as a DataFrame, ``kpis`` as a dict.
+class IncompleteRunWarning(UserWarning):
+    """:func:`read_run` read a run that did not complete (killed, interrupted or failed)."""
+
+
+def _read_table(path: Path) -> pd.DataFrame | None:
+    """A table, also when a kill came within the microseconds in which
+    :func:`sims.tables.consolidate` has moved its folder of parts aside (``.<name>.parts``)
+    and not yet renamed the whole file (``.<name>.tmp``, written and synced before)."""
+    if path.exists():
+        return pd.read_parquet(path)
+    for hidden in (path.parent / f".{path.name}.parts", path.parent / f".{path.name}.tmp"):
+        if hidden.exists():
+            return pd.read_parquet(hidden)
+    return None
+
+
+def read_run(run_dir: str | Path, *, warn: bool = True
+             ) -> dict[str, pd.DataFrame | dict | str | bool]:
+    """Read a run folder: every table present as a DataFrame, ``kpis`` and ``meta`` as dicts,
+    ``status`` (``meta.json``'s) and ``complete``.
 
     The time-series tables are trimmed to the steps they all hold (they differ only if the
-    run was killed within the microseconds in which one flush's part files are renamed).
+    run was killed within the microseconds in which one flush's part files are renamed). A
+    run that did not complete (killed: ``status`` still ``running``; ``interrupted``;
+    ``failed``) reads as far as it got, with ``complete`` False and an
+    :class:`IncompleteRunWarning` saying so.
 
     Parameters
     ----------
     run_dir
         A folder written by ``cosim run`` (complete or interrupted).
+    warn
+        Warn when the run did not complete.
     """
     run_dir = Path(run_dir)
-    out: dict[str, pd.DataFrame | dict] = {}
+    out: dict[str, pd.DataFrame | dict | str | bool] = {}
     for table in (*TABLES, "home_kpis", "flex", "cems_plans"):
-        path = run_dir / f"{table}.parquet"
-        if path.exists():
-            out[table] = pd.read_parquet(path)
+        frame = _read_table(run_dir / f"{table}.parquet")
+        if frame is not None:
+            out[table] = frame
     series = [out[t] for t in TIME_SERIES if t in out]
     if series and len({frame.time.nunique() for frame in series}) > 1:
         # killed while one flush was being renamed: keep the steps every table holds
@@ -79,12 +110,22 @@ def read_run(run_dir: str | Path) -> dict[str, pd.DataFrame | dict]:
                 out[t] = out[t][out[t].time.isin(common)].reset_index(drop=True)
     if (run_dir / "kpis.json").exists():
         out["kpis"] = json.loads((run_dir / "kpis.json").read_text())
+    meta_path = run_dir / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    out["meta"] = meta
+    out["status"] = meta.get("status", "unknown")
+    out["complete"] = out["status"] == "complete"
+    if warn and not out["complete"]:
+        steps = out["grid"].time.nunique() if "grid" in out else 0
+        why = {"running": "killed, or still running", "interrupted": "interrupted",
+               "failed": f"failed: {meta.get('error', '')}"}.get(out["status"], "no meta.json")
+        warnings.warn(f"{run_dir}: the run did not complete ({why}); the tables hold "
+                      f"{steps} of {meta.get('n_steps', '?')} steps", IncompleteRunWarning,
+                      stacklevel=2)
     return out
 
 
 def steps_written(run_dir: str | Path) -> int:
     """Steps in a run folder's ``grid`` table (0 if none): how far the run got."""
-    path = Path(run_dir) / "grid.parquet"
-    if not path.exists():
-        return 0
-    return len(pd.read_parquet(path, columns=["time"]))
+    frame = _read_table(Path(run_dir) / "grid.parquet")
+    return 0 if frame is None else len(frame)

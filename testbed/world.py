@@ -287,17 +287,43 @@ def run_world(world: mosaik.World, until: int) -> dict[str, float]:
     try:
         world.run(until=until, print_progress=False, shutdown=False)
         t1 = time.perf_counter()
-    finally:
-        pending = [t for t in asyncio.all_tasks(loop) if t not in before and not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        close_world(world)
+    except BaseException:
+        _cancel_run_tasks(loop, before)
+        try:
+            close_world(world)
+        except Exception:  # noqa: BLE001 - the run's own error is the one to report
+            pass
+        raise
+    _cancel_run_tasks(loop, before)
+    close_world(world)
     return {"run_s": t1 - t0, "close_s": time.perf_counter() - t1}
 
 
+def _cancel_run_tasks(loop: asyncio.AbstractEventLoop, before: set) -> None:
+    """Cancel the tasks the run started that are still pending (see :func:`run_world`)."""
+    pending = [t for t in asyncio.all_tasks(loop) if t not in before and not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 def close_world(world: mosaik.World) -> None:
-    """Stop the simulators of a world (``finalize``) and close its loop, once."""
-    if not world.loop.is_closed():
+    """Stop the simulators of a world (``finalize``) and close its loop, once.
+
+    If a simulator's ``finalize`` raises (a full disk while it writes its table), the other
+    simulators are still stopped and the loop closed before the error is raised: mosaik
+    would otherwise leave them running and warn "AsyncWorld was never shut down" at exit.
+    """
+    loop = world.loop
+    if loop.is_closed():
+        return
+    try:
         world.shutdown()
+    except BaseException:
+        rest = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        if rest:  # the other simulators' stop
+            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+        world._async_world._shutdown_performed = True  # every simulator was stopped
+        loop.close()
+        raise

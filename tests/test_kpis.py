@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -72,7 +74,7 @@ def test_grid_kpis_by_hand():
     grid = pd.DataFrame({"time": t, "losses_mw": [0.004, nan, 0.012],
                          "converged": [True, False, True]})
     k = grid_kpis(buses, lines, trafo, grid, step_s=900, vm_min_pu=0.94, vm_max_pu=1.10,
-                  band_bus_ids=["b1", "b2"])
+                  band_bus_ids=["b1", "b2"], converged_only=True)
     assert k["grid.max_trafo_loading_percent"] == 120.0
     assert k["grid.overload_minutes"] == 15.0
     assert k["grid.trafo_overload_minutes"] == 15.0
@@ -83,5 +85,24 @@ def test_grid_kpis_by_hand():
     assert k["grid.losses_kwh"] == pytest.approx((0.004 + 0.012) * 1000 * 0.25)
     assert k["grid.nonconverged_steps"] == 1
     everything = grid_kpis(buses, lines, trafo, grid, step_s=900, vm_min_pu=0.94,
-                           vm_max_pu=1.10)
+                           vm_max_pu=1.10, converged_only=True)
     assert everything["grid.vm_max_pu"] == 1.2 and everything["grid.voltage_violations"] == 4
+
+
+def test_grid_kpis_are_null_when_a_step_did_not_converge():
+    # the case above with its load flow failed at step 2: an overload, a violation or the
+    # losses of that step are unknown, so no grid KPI may read 0 (healthy); only the count
+    t = pd.date_range("2016-01-20", periods=3, freq="15min", tz="Europe/London")
+    nan = float("nan")
+    buses = pd.DataFrame({"time": t, "bus_id": "b1", "vm_pu": [0.95, nan, 1.0]})
+    lines = pd.DataFrame({"time": t, "line_id": "l1", "loading_percent": [50.0, nan, 60.0]})
+    trafo = pd.DataFrame({"time": t, "trafo_id": "T1", "loading_percent": [90.0, nan, 80.0],
+                          "p_mw": [0.4, nan, 0.35], "q_mvar": 0.1, "sn_mva": 0.5})
+    grid = pd.DataFrame({"time": t, "losses_mw": [0.004, nan, 0.003],
+                         "converged": [True, False, True]})
+    k = grid_kpis(buses, lines, trafo, grid, step_s=900, vm_min_pu=0.94, vm_max_pu=1.10)
+    assert k.pop("grid.nonconverged_steps") == 1
+    assert len(k) == 10 and all(math.isnan(v) for v in k.values()), k
+    ok = grid_kpis(buses, lines, trafo, grid.assign(converged=True).fillna(0.0), step_s=900,
+                   vm_min_pu=0.94, vm_max_pu=1.10)
+    assert ok["grid.overload_minutes"] == 0.0 and ok["grid.nonconverged_steps"] == 0

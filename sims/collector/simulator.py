@@ -28,7 +28,7 @@ import pandas as pd
 from sims.collector.writer import GRID_INPUTS, HOME_COLUMNS, ResultsWriter
 from sims.errors import RunStopped
 
-__all__ = ["CollectorSim", "RunStopped", "clear_stop", "request_stop"]
+__all__ = ["CollectorSim", "RunStopped", "clear_stop", "request_stop", "take_close_error"]
 
 META = {
     "api_version": "3.0",
@@ -38,6 +38,7 @@ META = {
 }
 
 _STOP = threading.Event()
+_CLOSE_ERRORS: list[BaseException] = []
 
 
 def request_stop() -> None:
@@ -49,8 +50,23 @@ def request_stop() -> None:
 
 
 def clear_stop() -> None:
-    """Forget a stop request (done at the start of each run)."""
+    """Forget a stop request (done at the end of each run)."""
     _STOP.clear()
+
+
+def stop_requested() -> bool:
+    """Whether :func:`request_stop` was called since the last :func:`clear_stop`."""
+    return _STOP.is_set()
+
+
+def take_close_error() -> BaseException | None:
+    """The error the collector's ``finalize`` met writing the final tables (then forgotten).
+
+    ``finalize`` does not raise it: an error there would leave mosaik's world half shut down
+    (its other simulators not stopped, its event loop open); the study layer raises it after
+    the world is closed.
+    """
+    return _CLOSE_ERRORS.pop() if _CLOSE_ERRORS else None
 
 
 class CollectorSim(mosaik_api_v3.Simulator):
@@ -94,12 +110,17 @@ class CollectorSim(mosaik_api_v3.Simulator):
             self.bar.update(1)
         if _STOP.is_set():
             self.writer.flush()
+            self.writer.wait()  # on disk before the run ends
             raise RunStopped(f"stopped on request after the step at t={time} s "
-                             f"({self.writer.steps_written} steps written)")
+                             f"({self.writer.steps_written} steps written)",
+                             steps=self.writer.steps_written)
         return time + self.step_s
 
     def finalize(self):
         if self.bar is not None:
             self.bar.close()
         if self.writer is not None:
-            self.writer.close()
+            try:
+                self.writer.close()
+            except Exception as exc:  # raised by the study layer (take_close_error)
+                _CLOSE_ERRORS[:] = [exc]

@@ -16,16 +16,24 @@ same steps (up to the few microseconds in which one flush's renames happen).
 to :data:`RETAIN_BYTES`; beyond, it reads the parts back): the flushes still queued then are
 not written as parts (the run is ending; the final files hold every step), so a fast run does
 not wait for a hundred ``fsync`` calls.
+
+A full disk (``OSError`` ``ENOSPC``) while a part or a final file is written raises
+:class:`sims.errors.DiskFull` naming the file; the half-written temporary file is removed and
+what was written before stays readable (the parts already renamed; a table whose final file
+could not be written stays a folder of parts). After such a failure :meth:`ResultsWriter.close`
+writes nothing more.
 """
 
 from __future__ import annotations
 
+import errno
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from sims.errors import DiskFull
 from sims.tables import consolidate, publish, write_hidden
 
 __all__ = ["GRID_INPUTS", "HOME_COLUMNS", "TABLES", "ResultsWriter"]
@@ -40,6 +48,17 @@ _HOME_FLAGS = ("controlled", "fallback")
 #: The grid's outputs the writer takes (arrays in the network's row order, and two scalars).
 GRID_INPUTS = ("vm_pu", "line_loading_percent", "trafo_p_mw", "trafo_q_mvar",
                "trafo_loading_percent", "losses_mw", "converged")
+
+
+def _tmp_name(final: Path) -> Path:
+    """The hidden temporary name :func:`sims.tables.write_hidden` writes ``final`` under."""
+    return final.parent / f".{final.name}.tmp"
+
+
+def _disk_full(exc: OSError, path: Path) -> DiskFull:
+    """:class:`DiskFull` naming ``path`` (``exc`` is ``ENOSPC``)."""
+    return DiskFull(f"{path}: no space left on device (errno ENOSPC); the steps written "
+                    f"before stay readable")
 
 
 def _dictionary(ids: list[str]) -> tuple[np.ndarray, pa.Array]:
@@ -93,6 +112,7 @@ class ResultsWriter:
         self._pending: list[Future] = []
         self._kept: list[tuple] | None = []  # every flushed job, while small enough
         self._kept_bytes = 0
+        self.failed: BaseException | None = None  # the first write error (nothing written after)
         self._new_buffers()
 
     def _new_buffers(self) -> None:
@@ -160,7 +180,14 @@ class ResultsWriter:
         done = [f for f in self._pending if f.done()]
         for f in done:
             self._pending.remove(f)
-            f.result()  # raises the writer thread's error here
+            self._result(f)  # raises the writer thread's error here
+
+    def _result(self, f: Future) -> None:
+        try:
+            f.result()
+        except BaseException as exc:
+            self.failed = self.failed or exc
+            raise
 
     # ------------------------------------------------------------------ writing
     def _tables(self, k: int, times: np.ndarray, buf: dict) -> dict[str, pa.Table]:
@@ -196,29 +223,41 @@ class ResultsWriter:
 
     def _write(self, k: int, times: np.ndarray, buf: dict, part: int) -> None:
         moves = []
-        for name, table in self._tables(k, times, buf).items():
-            folder = self.out_dir / f"{name}.parquet"
-            folder.mkdir(exist_ok=True)
-            final = folder / f"part-{part:05d}.parquet"
-            moves.append((write_hidden(table, final), final))
+        try:
+            for name, table in self._tables(k, times, buf).items():
+                folder = self.out_dir / f"{name}.parquet"
+                folder.mkdir(exist_ok=True)
+                final = folder / f"part-{part:05d}.parquet"
+                moves.append((_tmp_name(final), final))
+                write_hidden(table, final)
+        except OSError as exc:
+            for tmp, _ in moves:
+                tmp.unlink(missing_ok=True)  # the parts of this flush: none is published
+            if exc.errno != errno.ENOSPC:
+                raise
+            raise _disk_full(exc, moves[-1][1] if moves else self.out_dir) from exc
         publish(moves)  # the tables of one flush appear together
 
     def wait(self) -> None:
         """Wait until every flushed part is on disk (raises the writer's error, if any)."""
         for f in self._pending:
-            f.result()
+            self._result(f)
         self._pending.clear()
 
     def close(self) -> None:
-        """Flush, then write each table as one file (see the module docstring)."""
+        """Flush, then write each table as one file (see the module docstring).
+
+        Nothing is written after a write error (:attr:`failed`); the error is raised again.
+        """
         try:
-            self.flush()
-            if self._kept is not None:
+            if self.failed is None:
+                self.flush()
+            if self._kept is not None and self.failed is None:
                 for f in self._pending:
                     f.cancel()  # not started yet: the final files hold these steps
                 for f in self._pending:
                     if not f.cancelled():
-                        f.result()
+                        self._result(f)
                 self._pending.clear()
             else:
                 self.wait()
@@ -226,9 +265,19 @@ class ResultsWriter:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+        if self.failed is not None:
+            raise self.failed
         whole = self._whole_tables() if self._kept is not None else {}
         for table in TABLES:
-            consolidate(self.out_dir / f"{table}.parquet", table=whole.get(table))
+            path = self.out_dir / f"{table}.parquet"
+            try:
+                consolidate(path, table=whole.get(table))
+            except OSError as exc:
+                _tmp_name(path).unlink(missing_ok=True)  # the folder of parts is intact
+                if exc.errno != errno.ENOSPC:
+                    raise
+                self.failed = _disk_full(exc, path)
+                raise self.failed from exc
 
     def _whole_tables(self) -> dict[str, pa.Table]:
         """Every table from the kept steps (empty if no step was collected)."""

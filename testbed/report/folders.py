@@ -109,8 +109,10 @@ def read_run_folder(folder: str | Path) -> RunFolder:
     if kind != "run":
         raise ReportError(f"{folder}: a {'comparison' if kind == 'compare' else kind} folder, "
                           f"not a run folder")
-    data = read_run(folder)
+    data = read_run(folder, warn=False)  # the report says whether the run completed
     kpis = data.pop("kpis", None)
+    for key in ("meta", "status", "complete"):
+        data.pop(key)
     try:
         meta = json.loads((folder / "meta.json").read_text())
     except json.JSONDecodeError as exc:

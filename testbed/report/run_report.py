@@ -138,6 +138,27 @@ def fallback_rows(plans: pd.DataFrame | None) -> list[dict]:
             for r in f.itertuples()]
 
 
+def warnings_banner(meta: dict, kpis: dict | None) -> list[str]:
+    """The lines of the warning banner at the top of a run report: load flows that did not
+    converge (their grid KPIs are null, shown as a dash), a run interrupted or killed."""
+    out = []
+    bad = int(meta.get("nonconverged_steps") or (kpis or {}).get("grid.nonconverged_steps")
+              or 0)
+    if bad:
+        out.append(meta.get("warning") or f"the load flow did not converge at {bad} of "
+                   f"{meta.get('n_steps', '?')} steps: the grid KPIs that depend on them "
+                   f"are null")
+    status = meta.get("status")
+    if status == "interrupted":
+        out.append(f"the run was interrupted ({meta.get('signal') or 'on request'}) at "
+                   f"{meta.get('interrupted_at', '?')}, step {meta.get('steps_done', '?')} of "
+                   f"{meta.get('n_steps', '?')}: the tables hold the steps done, no KPIs")
+    elif status == "running":
+        out.append("the run did not complete (killed, or still running): the tables hold "
+                   "the steps written, no KPIs")
+    return out
+
+
 def run_page(run: RunFolder, *, title: str | None = None) -> Page:
     """The page of a run report."""
     s, meta = run.scenario, run.meta
@@ -160,6 +181,7 @@ def run_page(run: RunFolder, *, title: str | None = None) -> Page:
         title=title or f"{s.name}, control {s.control}",
         figures=figs,
         context={"facts": facts, "headline": headline(run.kpis),
+                 "banner": warnings_banner(meta, run.kpis),
                  "kpis": kpi_rows(run.kpis) if run.kpis else [], "scenario": rows,
                  "n_differs": sum(r.differs for r in rows), "notes": notes,
                  "fallbacks": fallback_rows(run.table("cems_plans")),

@@ -17,7 +17,7 @@ from testbed.scenario import Scenario
 from testbed.sweep.tasks import Task
 
 TASK_COLUMNS = ("scenario", "feeder", "day", "date", "weight", "level", "status", "wall_s",
-                "error", "key", "folder")
+                "error", "key", "folder", "warning")
 GROUP = ["scenario", "feeder", "level"]
 
 
@@ -44,10 +44,12 @@ def sweep_table(tasks: list[Task], state: dict[str, dict]) -> pd.DataFrame:
         row = {"scenario": t.scenario, "feeder": t.feeder, "day": t.day, "date": t.date,
                "weight": t.weight, "level": t.level, "status": s.get("status", "pending"),
                "wall_s": s.get("wall_s", np.nan), "error": s.get("error", ""), "key": t.key,
-               "folder": t.folder}
+               "folder": t.folder, "warning": ""}
         if row["status"] == "complete":
             folder = Path(t.folder)
-            row["wall_s"] = _read_json(folder / "meta.json").get("wall_s", row["wall_s"])
+            meta = _read_json(folder / "meta.json")
+            row["wall_s"] = meta.get("wall_s", row["wall_s"])
+            row["warning"] = meta.get("warning", "")  # e.g. load flow failed at some steps
             row.update({k: (np.nan if v is None else v)
                         for k, v in _read_json(folder / "kpis.json").items()})
         rows.append(row)
