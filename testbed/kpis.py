@@ -14,6 +14,9 @@ Grid
     ``grid.voltage_violations``  number of (bus, step) pairs outside the band.
     ``grid.losses_kwh``  line and transformer losses [kWh].
     ``grid.nonconverged_steps``  steps whose load flow did not converge (excluded above).
+    Unbalanced runs (``buses`` and ``lines`` per phase): the above take the worst phase, and
+    the per-phase KPIs of :mod:`testbed.phase_kpis` are added (``grid.vuf_max_percent``,
+    ``grid.vuf_violation_minutes``, ``grid.vm_min_pu_a``...).
 
 Homes (``import = max(p, 0)``, ``export = max(-p, 0)`` at the connection)
     ``bill_eur``  sum of import * ToU price - export * export price, plus the standing charge.
@@ -45,7 +48,8 @@ LIMIT_TOL_KW = 1e-6  # a power at the limit within solver tolerance is not above
 def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFrame,
               grid: pd.DataFrame, *, step_s: int, vm_min_pu: float, vm_max_pu: float,
               max_loading_percent: float = 100.0,
-              band_bus_ids: list[str] | None = None) -> dict[str, float]:
+              band_bus_ids: list[str] | None = None,
+              vuf_max_percent: float = 2.0) -> dict[str, float]:
     """Grid KPIs from the result tables (see the module docstring).
 
     Parameters
@@ -61,6 +65,8 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
     band_bus_ids
         Buses the voltage band applies to (the LV buses; the MV slack bus is held by the
         upstream grid). All buses when ``None``.
+    vuf_max_percent
+        Voltage unbalance factor limit [%] (unbalanced runs).
     """
     step_min = step_s / 60.0
     dt_h = step_s / 3600.0
@@ -78,7 +84,7 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
     excess = (trafo.loading_percent / 100.0 - 1.0).clip(lower=0.0) * trafo.sn_mva * 1000.0
     outside = (bus.vm_pu < vm_min_pu) | (bus.vm_pu > vm_max_pu)
     violated_steps = outside.groupby(bus.time).any()
-    return {
+    out = {
         "grid.max_trafo_loading_percent": float(trafo.loading_percent.max()),
         "grid.max_line_loading_percent": float(line.loading_percent.max()),
         "grid.overload_minutes": float(any_over.sum() * step_min),
@@ -92,6 +98,11 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
                                  * 1000.0 * dt_h),
         "grid.nonconverged_steps": int((~grid.converged.astype(bool)).sum()),
     }
+    if "phase" in buses:
+        from testbed.phase_kpis import phase_kpis
+
+        out.update(phase_kpis(bus, step_s=step_s, vuf_max_percent=vuf_max_percent))
+    return out
 
 
 def home_kpis(homes: pd.DataFrame, tariff: Tariff, *, step_s: int, days: float,

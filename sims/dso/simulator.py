@@ -32,7 +32,9 @@ One DSO, two roles, each a model of this simulator:
     Inputs ``trafo_loading_percent``, ``vm_pu``, ``line_loading_percent`` (arrays in the
     network's row order) and ``converged`` from the grid simulator's ``Grid`` entity, and
     ``p_kw`` (every home's net power, feeder order, from the homes' ``Fleet``: the smart-meter
-    readings that tell the direction of an overload). Every step
+    readings that tell the direction of an overload); in unbalanced runs also
+    ``vuf_percent``, and ``vm_pu``/``line_loading_percent`` are per phase (the grid
+    simulator's arrays, three values per element). Every step
     the :class:`~sims.dso.operation.OperationMonitor` records the remaining violations;
     written to ``dso_operation.parquet`` (one row per violation) after each day.
     With ``emergency=True`` (scenario ``flex.emergency_limitation``) a step with a violation
@@ -74,6 +76,7 @@ META = {
         "Dso": {"public": True, "params": [], "attrs": ["from_agg", "unmanaged_kw", "to_agg"]},
         "DsoMonitor": {"public": True, "params": [],
                        "attrs": ["trafo_loading_percent", "vm_pu", "line_loading_percent",
+                                 "vuf_percent",
                                  "converged", "p_kw", "dso_caps"]},
     },
 }
@@ -236,7 +239,9 @@ class DsoSim(mosaik_api_v3.Simulator):
         ll = np.asarray(one("line_loading_percent"), dtype=float)
         conv = bool(one("converged"))
         home_kw = np.asarray(one("p_kw"), dtype=float)
-        found = self.monitor.observe(k, trafo, vm, ll, home_kw=home_kw, converged=conv)
+        vuf = (np.asarray(one("vuf_percent"), dtype=float) if "vuf_percent" in got else None)
+        found = self.monitor.observe(k, trafo, vm, ll, home_kw=home_kw, converged=conv,
+                                     vuf_percent=vuf)
         if k >= self.caps_until:
             self.caps = {}
         if self.emergency and found and conv:
