@@ -250,7 +250,7 @@ class GridModel:
         def sum3(name: str) -> np.ndarray:
             return sum(rt[name.format(ph)].to_numpy(dtype=float) for ph in "abc")
 
-        losses = float(sum(rl[f"p_{ph}_l_mw"].sum() + rt[f"p_{ph}_l_mw"].sum() for ph in "abc"))
+        losses = float(sum(rl[f"pl_{ph}_mw"].sum() + rt[f"pl_{ph}_mw"].sum() for ph in "abc"))
         return GridStep(
             converged=True, vm_pu=vm, line_loading_percent=loading.to_numpy(dtype=float),
             trafo_p_mw=sum3("p_{}_hv_mw"), trafo_q_mvar=sum3("q_{}_hv_mvar"),
