@@ -265,7 +265,7 @@ def _connect_monitor(world: mosaik.World, scenario: Scenario, options: WorldOpti
     arrays = {} if options.actors_in_process else {"transform": _tolist}
     world.connect(grid, mon, "vm_pu", "line_loading_percent", "converged",
                   ("trafo_loading_percent", "trafo_loading_percent"), **arrays)
-    world.connect(fleet, mon, "p_kw", **arrays)
+    world.connect(fleet, mon, "p_kw", "q_kvar", **arrays)
     if unbalanced:
         world.connect(grid, mon, "vuf_percent", **arrays)
     if scenario.emergency_limitation:

@@ -9,8 +9,14 @@ simulator: :func:`dso_grid`). It composes the modules that each do one job:
 - :mod:`sims.dso.limits`: the limits and the check of a load flow against them;
 - :mod:`sims.dso.sensitivities`: the relief a violation needs.
 
-Reactive power of a home: ``q = p tan(acos(pf))`` while it imports (lagging base load),
-``q = 0`` while it exports (PV inverters at unity power factor).
+Reactive power of a home: the reactive power its prognosis says it will draw
+(:attr:`sims.usef.Prognosis.home_kvar`: base load and heat pump at the home's power factor, as
+the homes draw it in operation), passed to :meth:`DsoGrid.run` as ``home_kvar``; where there is
+none (a prognosis without it, or a changed power being checked without a new one), the rule
+``q = p tan(acos(pf))`` while it imports (lagging base load), ``q = 0`` while it exports (PV
+inverters at unity power factor). An offer's change of active power is checked with the
+prognosed reactive power unchanged (an approximation: a heat pump moved by an order moves its
+reactive power too).
 Loads that are not homes and static generators keep the values they have in the net.
 
 Unbalanced grids (:attr:`sims.grid.network.SharedGrid.unbalanced`): the batch load flow is the
@@ -194,18 +200,31 @@ class DsoGrid:
             raise ValueError(f"{len(missing)} home(s) in no prognosis: {missing[:5]}")
         return out
 
+    def kvar_matrix(self, prognoses: Sequence[Prognosis], home_kw: np.ndarray) -> np.ndarray:
+        """The homes' reactive power from prognoses, ``[n_steps, n_homes]`` [kvar]: their
+        ``home_kvar``, and the power-factor rule on ``home_kw`` for homes without it."""
+        kw = np.asarray(home_kw, dtype=float)
+        out = np.maximum(kw, 0.0) * self.tan_phi
+        for p in prognoses:
+            for h, kvar in p.home_kvar.items():
+                out[:, self._col[h]] = kvar
+        return out
+
     def column(self, home_id: str) -> int:
         """Column of a home in ``[n_steps, n_homes]`` arrays."""
         return self._col[home_id]
 
     # ---------------------------------------------------------------- load flow
-    def run(self, home_kw: np.ndarray) -> LoadFlowResult | PhaseResult:
+    def run(self, home_kw: np.ndarray, home_kvar: np.ndarray | None = None
+            ) -> LoadFlowResult | PhaseResult:
         """Load flow of the homes' power, one call for all steps.
 
         Parameters
         ----------
         home_kw
             Net power per home [kW], ``[n_steps, n_homes]`` (or ``[n_homes]``), > 0 import.
+        home_kvar
+            Reactive power per home [kvar], same shape; None: the power-factor rule.
 
         Returns
         -------
@@ -213,17 +232,20 @@ class DsoGrid:
             The balanced engine's result, or (unbalanced grids) the per-phase one.
         """
         kw = np.atleast_2d(np.asarray(home_kw, dtype=float))
+        kvar = (np.maximum(kw, 0.0) * self.tan_phi if home_kvar is None
+                else np.broadcast_to(np.atleast_2d(np.asarray(home_kvar, dtype=float)),
+                                     kw.shape))
         if self.unbalanced:
             n = self.n_homes
             p = np.zeros((kw.shape[0], self._n_conn))
             q = np.zeros_like(p)
             p[:, :n] = kw / 1000.0
-            q[:, :n] = np.maximum(kw, 0.0) * self.tan_phi / 1000.0
+            q[:, :n] = kvar / 1000.0
             return PhaseResult.of(self.lf3.run(connection_p_mw=p, connection_q_mvar=q))
         p = np.broadcast_to(self.base_p_mw, (kw.shape[0], self.base_p_mw.size)).copy()
         q = np.broadcast_to(self.base_q_mvar, p.shape).copy()
         p[:, self.home_load_pos] = kw / 1000.0
-        q[:, self.home_load_pos] = np.maximum(kw, 0.0) * self.tan_phi / 1000.0
+        q[:, self.home_load_pos] = kvar / 1000.0
         return self.lf.run(load_p_mw=p, load_q_mvar=q)
 
     def check(self, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
@@ -232,10 +254,12 @@ class DsoGrid:
         return _limits.check(self, res, home_kw, step0, steps, limits)
 
     def relief_needed_kw(self, home_kw: np.ndarray, violations: Sequence[Violation],
-                         margin: float = 1.1, probe_kw: float = 1.0) -> np.ndarray:
+                         margin: float = 1.1, probe_kw: float = 1.0,
+                         home_kvar: np.ndarray | None = None) -> np.ndarray:
         """Change of net power each violation needs [kW]
         (:func:`sims.dso.sensitivities.relief_needed_kw`)."""
-        return _sensitivities.relief_needed_kw(self, home_kw, violations, margin, probe_kw)
+        return _sensitivities.relief_needed_kw(self, home_kw, violations, margin, probe_kw,
+                                               home_kvar)
 
 
 def dso_grid(shared_grid, limits: GridLimits, power_factor: float) -> DsoGrid:

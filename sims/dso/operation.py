@@ -190,7 +190,7 @@ def _contributors(grid: DsoGrid, v: Violation) -> np.ndarray:
 
 
 def emergency_limitation(grid: DsoGrid, home_kw, *, max_iter: int = 5,
-                         margin: float = 1.2) -> EmergencyAction:
+                         margin: float = 1.2, home_kvar=None) -> EmergencyAction:
     """Cap the homes causing a step's violations (see the module docstring).
 
     Parameters
@@ -203,6 +203,9 @@ def emergency_limitation(grid: DsoGrid, home_kw, *, max_iter: int = 5,
         Cap on estimate-and-check iterations.
     margin
         Safety factor on the estimated relief [-].
+    home_kvar
+        The homes' measured reactive power at the step [kvar] (kept while the caps change
+        the active power); None: the grid's power-factor rule.
 
     Returns
     -------
@@ -210,13 +213,14 @@ def emergency_limitation(grid: DsoGrid, home_kw, *, max_iter: int = 5,
     """
     kw0 = np.asarray(home_kw, dtype=float).reshape(1, -1)
     kw = kw0.copy()
-    chk = grid.check(grid.run(kw), kw)
+    kvar = None if home_kvar is None else np.asarray(home_kvar, dtype=float).reshape(1, -1)
+    chk = grid.check(grid.run(kw, kvar), kw)
     before = chk.violations
     lo = np.full(grid.n_homes, -np.inf)
     hi = np.full(grid.n_homes, np.inf)
     it = 1
     while chk.violations and it <= max_iter:
-        need = grid.relief_needed_kw(kw, chk.violations, margin=margin)
+        need = grid.relief_needed_kw(kw, chk.violations, margin=margin, home_kvar=kvar)
         changed = False
         for v, n_kw in zip(chk.violations, need, strict=True):
             mask = _contributors(grid, v)
@@ -236,7 +240,7 @@ def emergency_limitation(grid: DsoGrid, home_kw, *, max_iter: int = 5,
             changed |= bool((cut > 1e-9).any())
         if not changed:
             break
-        chk = grid.check(grid.run(kw), kw)
+        chk = grid.check(grid.run(kw, kvar), kw)
         it += 1
     caps = {grid.home_ids[c]: (float(lo[c]), float(hi[c]))
             for c in np.flatnonzero(np.isfinite(lo) | np.isfinite(hi))}

@@ -26,7 +26,8 @@ UNBALANCE_PROBE = 0.1
 
 
 def relief_needed_kw(grid, home_kw: np.ndarray, violations: Sequence[Violation],
-                     margin: float = 1.1, probe_kw: float = 1.0) -> np.ndarray:
+                     margin: float = 1.1, probe_kw: float = 1.0,
+                     home_kvar: np.ndarray | None = None) -> np.ndarray:
     """Estimate the change of net power each violation needs [kW] (>= 0, a magnitude).
 
     Loading: the excess times the element's rating (``S_n`` for a transformer,
@@ -46,6 +47,9 @@ def relief_needed_kw(grid, home_kw: np.ndarray, violations: Sequence[Violation],
         Safety factor [-].
     probe_kw
         Probe per home for the voltage sensitivity [kW].
+    home_kvar
+        The homes' reactive power [kvar], like ``home_kw`` (None: the grid's power-factor
+        rule); the probes keep it.
 
     Returns
     -------
@@ -80,7 +84,9 @@ def relief_needed_kw(grid, home_kw: np.ndarray, violations: Sequence[Violation],
             else:
                 batch[k, homes] += v.direction.sign * probe_kw
                 totals[k] = probe_kw * len(homes)
-        res = grid.run(batch)
+        kvar = None if home_kvar is None else np.atleast_2d(home_kvar)[
+            [violations[i].step for i in probes]]
+        res = grid.run(batch, kvar)
         lo = getattr(res, "vm_min_pu", res.vm_pu)
         hi = getattr(res, "vm_max_pu", res.vm_pu)
         for k, i in enumerate(probes):

@@ -32,7 +32,8 @@ One DSO, two roles, each a model of this simulator:
     Inputs ``trafo_loading_percent``, ``vm_pu``, ``line_loading_percent`` (arrays in the
     network's row order) and ``converged`` from the grid simulator's ``Grid`` entity, and
     ``p_kw`` (every home's net power, feeder order, from the homes' ``Fleet``: the smart-meter
-    readings that tell the direction of an overload); in unbalanced runs also
+    readings that tell the direction of an overload; optional ``q_kvar``, their reactive
+    power, which the emergency limitation's load flow uses); in unbalanced runs also
     ``vuf_percent``, and ``vm_pu``/``line_loading_percent`` are per phase (the grid
     simulator's arrays, three values per element). Every step
     the :class:`~sims.dso.operation.OperationMonitor` records the remaining violations;
@@ -76,7 +77,7 @@ META = {
         "Dso": {"public": True, "params": [], "attrs": ["from_agg", "unmanaged_kw", "to_agg"]},
         "DsoMonitor": {"public": True, "params": [],
                        "attrs": ["trafo_loading_percent", "vm_pu", "line_loading_percent",
-                                 "vuf_percent",
+                                 "vuf_percent", "q_kvar",
                                  "converged", "p_kw", "dso_caps"]},
     },
 }
@@ -144,9 +145,12 @@ class DsoSim(mosaik_api_v3.Simulator):
         if msg is None or msg["day"] != day:
             raise ValueError(f"DsoSim: no forecast of the unmanaged homes for day {day} "
                              f"(connect the homes' unmanaged_kw)")
+        kvar = msg.get("home_kvar", {})
         rest = {h: np.asarray(kw, dtype=float) for h, kw in msg["home_kw"].items()
                 if h not in managed}
-        return [Prognosis("unmanaged", self.step_h, rest)] if rest else []
+        return [Prognosis("unmanaged", self.step_h, rest,
+                          home_kvar={h: np.asarray(kvar[h], dtype=float) for h in rest
+                                     if h in kvar})] if rest else []
 
     def _finish_day(self, day: int) -> None:
         res = self.session.result()
@@ -245,7 +249,8 @@ class DsoSim(mosaik_api_v3.Simulator):
         if k >= self.caps_until:
             self.caps = {}
         if self.emergency and found and conv:
-            act = emergency_limitation(self.grid, home_kw)
+            kvar = (np.asarray(one("q_kvar"), dtype=float) if "q_kvar" in got else None)
+            act = emergency_limitation(self.grid, home_kw, home_kvar=kvar)
             fin = lambda x: float(x) if np.isfinite(x) else None  # noqa: E731
             new = {h: [fin(lo), fin(hi)] for h, (lo, hi) in act.caps.items()}
             for h, (lo, hi) in self.caps.items():  # tighten the caps still held
