@@ -27,7 +27,8 @@ One DSO, two roles, each a model of this simulator:
     order and step, with the home's pre-order prognosis to measure delivery) and
     ``flex_days.parquet`` (status, rounds, loop iterations per day) and
     ``flex_prognosis.parquet`` (every home's power validated first and last [kW], per day and
-    step: what the load flow checked).
+    step: what the load flow checked; ``final_kvar``, the reactive power it used with the
+    final powers).
 ``DsoMonitor`` (one entity, eid ``monitor``): operation
     Inputs ``trafo_loading_percent``, ``vm_pu``, ``line_loading_percent`` (arrays in the
     network's row order) and ``converged`` from the grid simulator's ``Grid`` entity, and
@@ -181,7 +182,9 @@ class DsoSim(mosaik_api_v3.Simulator):
         prognosis = pd.DataFrame({
             "day": day, "step": np.repeat(np.arange(n), m),
             "home_id": np.tile(np.asarray(self.grid.home_ids), n),
-            "initial_kw": res.initial.home_kw.ravel(), "final_kw": res.final.home_kw.ravel()})
+            "initial_kw": res.initial.home_kw.ravel(), "final_kw": res.final.home_kw.ravel(),
+            "final_kvar": (res.final.home_kvar.ravel() if res.final.home_kvar is not None
+                           else np.full(n * m, np.nan))})
         k = res.kpis(self.step_h)
         days = pd.DataFrame([{
             "day": day, "status": status, "rounds": k["rounds"],
@@ -331,7 +334,7 @@ DAYAHEAD_COLUMNS = ("time", "day", "step", "requested_kw", "offered_kw", "offere
                     "initial_excess", "final_excess")
 DAY_COLUMNS = ("day", "status", "rounds", "loop_iterations", "congested_steps",
                "resolved_steps", "orange_steps", "orders", "cost_eur", "new_congestion_steps")
-PROGNOSIS_COLUMNS = ("day", "step", "home_id", "initial_kw", "final_kw")
+PROGNOSIS_COLUMNS = ("day", "step", "home_id", "initial_kw", "final_kw", "final_kvar")
 
 
 if __name__ == "__main__":
