@@ -33,11 +33,10 @@ would take hours with ``runpp``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from dataclasses import dataclass
 
 from grids.balanced.loadflow import LoadFlow, LoadFlowResult
 from grids.errors import GridError

@@ -9,15 +9,14 @@ a Dask worker, whose processes cannot have children, needs).
 from __future__ import annotations
 
 import atexit
-import threading
-
 import math
+import threading
 
 import numpy as np
 
 from sims.homes.cems import CemsInput, CemsPool, Plan
 
-__all__ = ["POOL_MIN_HOMES", "cems_pool", "close_pools"]
+__all__ = ["POOL_MIN_HOMES", "cems_pool", "close_pools", "plan_q_kvar"]
 
 #: Below this many CEMS homes a day is planned in-process: a worker pool costs more than it saves.
 POOL_MIN_HOMES = 16
