@@ -136,7 +136,10 @@ class GridSim(mosaik_api_v3.Simulator):
                 self.p_kw[j] = sum(attrs["p_kw"].values())
             if "q_kvar" in attrs:
                 self.q_kvar[j] = sum(attrs["q_kvar"].values())
-        self.result = self.model.solve(self.p_kw, self.q_kvar, self.p3_kw, self.q3_kvar)
+        if self.unbalanced:
+            self.result = self.model.solve(self.p_kw, self.q_kvar, self.p3_kw, self.q3_kvar)
+        else:
+            self.result = self.model.solve(self.p_kw, self.q_kvar)
         return time + self.step_size if self.step_size else None
 
     def get_data(self, outputs):
