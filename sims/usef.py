@@ -101,12 +101,18 @@ class Prognosis:
     point_kw
         The same summed per congestion point [kW], ``point -> [n_steps]`` (what USEF calls the
         D-prognosis per congestion point; for reports and requests).
+    home_kvar
+        Planned reactive power per home [kvar], ``home_id -> [n_steps]`` (what the home will
+        draw: its base load and heat pump at its power factor), so that the DSO's load flow
+        uses the homes' own reactive power; a home missing here gets the DSO's power-factor
+        rule (:mod:`sims.dso.grid_view`).
     """
 
     aggregator_id: str
     step_h: float
     home_kw: Mapping[str, np.ndarray]
     point_kw: Mapping[str, np.ndarray] = field(default_factory=dict)
+    home_kvar: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         homes = {h: _frozen(v) for h, v in self.home_kw.items()}
@@ -116,6 +122,12 @@ class Prognosis:
         object.__setattr__(self, "home_kw", MappingProxyType(homes))
         pts = {p: _frozen(v) for p, v in self.point_kw.items()}
         object.__setattr__(self, "point_kw", MappingProxyType(pts))
+        unknown = set(self.home_kvar) - set(homes)
+        if unknown:
+            raise ValueError(f"prognosis {self.aggregator_id}: reactive power of homes without "
+                             f"active power {sorted(unknown)[:5]}")
+        kvar = {h: _frozen(v) for h, v in self.home_kvar.items()}
+        object.__setattr__(self, "home_kvar", MappingProxyType(kvar))
 
     @property
     def n_steps(self) -> int:
@@ -282,7 +294,8 @@ def to_dict(msg: Prognosis | FlexRequest | FlexOffer | FlexOrder) -> dict:
     if isinstance(msg, Prognosis):
         return {"type": "Prognosis", "aggregator_id": msg.aggregator_id, "step_h": msg.step_h,
                 "home_kw": {h: _floats(v) for h, v in msg.home_kw.items()},
-                "point_kw": {p: _floats(v) for p, v in msg.point_kw.items()}}
+                "point_kw": {p: _floats(v) for p, v in msg.point_kw.items()},
+                "home_kvar": {h: _floats(v) for h, v in msg.home_kvar.items()}}
     if isinstance(msg, FlexRequest):
         return {"type": "FlexRequest", "request_id": msg.request_id,
                 "congestion_point": msg.congestion_point, "direction": msg.direction.value,
@@ -308,7 +321,7 @@ def from_dict(data: Mapping) -> Prognosis | FlexRequest | FlexOffer | FlexOrder:
     kind = d.pop("type", None)
     if kind == "Prognosis":
         return Prognosis(d["aggregator_id"], float(d["step_h"]), d["home_kw"],
-                         d.get("point_kw", {}))
+                         d.get("point_kw", {}), d.get("home_kvar", {}))
     if kind == "FlexRequest":
         d["direction"] = Direction(d["direction"])
         d["steps"], d["guard_steps"] = tuple(d["steps"]), tuple(d.get("guard_steps", ()))

@@ -18,6 +18,9 @@ Grid
     sum over the steps is unknown when some steps have no load flow, and 0 would read as a
     healthy grid (``converged_only=True`` gives the values over the converged steps, lower
     bounds of the sums).
+    Unbalanced runs (``buses`` and ``lines`` per phase): the above take the worst phase, and
+    the per-phase KPIs of :mod:`testbed.phase_kpis` are added (``grid.vuf_max_percent``,
+    ``grid.vuf_violation_minutes``, ``grid.vm_min_pu_a``...).
 
 Homes (``import = max(p, 0)``, ``export = max(-p, 0)`` at the connection)
     ``bill_eur``  sum of import * ToU price - export * export price, plus the standing charge.
@@ -50,7 +53,8 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
               grid: pd.DataFrame, *, step_s: int, vm_min_pu: float, vm_max_pu: float,
               max_loading_percent: float = 100.0,
               band_bus_ids: list[str] | None = None,
-              converged_only: bool = False) -> dict[str, float]:
+              converged_only: bool = False,
+              vuf_max_percent: float = 2.0) -> dict[str, float]:
     """Grid KPIs from the result tables (see the module docstring).
 
     Parameters
@@ -68,6 +72,8 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
         upstream grid). All buses when ``None``.
     converged_only
         With non-converged steps: the KPIs over the converged steps instead of null.
+    vuf_max_percent
+        Voltage unbalance factor limit [%] (unbalanced runs).
     """
     step_min = step_s / 60.0
     dt_h = step_s / 3600.0
@@ -99,6 +105,10 @@ def grid_kpis(buses: pd.DataFrame, lines: pd.DataFrame, transformer: pd.DataFram
                                  * 1000.0 * dt_h),
         "grid.nonconverged_steps": int((~grid.converged.astype(bool)).sum()),
     }
+    if "phase" in buses:
+        from testbed.phase_kpis import phase_kpis
+
+        out.update(phase_kpis(bus, step_s=step_s, vuf_max_percent=vuf_max_percent))
     if out["grid.nonconverged_steps"] and not converged_only:
         out.update({k: float("nan") for k in out if k != "grid.nonconverged_steps"})
     return out

@@ -14,6 +14,7 @@ only its own setup (the world, the simulators' per-run state, the run folder).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from grids.networks.feeder import Feeder
@@ -63,6 +64,16 @@ class PreparedRun:
         """The scenario's feeder (read-only)."""
         return self.grid.feeder
 
+    def grid_meta(self) -> dict[str, str | None]:
+        """How the grid simulator solves the feeder (``meta.json`` ``grid_model``).
+
+        ``phases`` (``"unbalanced"``/``"balanced"``), ``engine`` (``"numba"``: our engine;
+        ``"runpp"``: pandapower's ``runpp``/``runpp_3ph``, for a net our engine cannot
+        represent) and ``reason`` (why it fell back, else None).
+        """
+        g = self.grid
+        return {"phases": g.phases, "engine": g.engine, "reason": g.unsupported}
+
     def congestion_points(self) -> dict[str, list[str]]:
         """Each home's congestion points (for the aggregators), JSON form."""
         dso = self.dso
@@ -93,6 +104,10 @@ def prepare(scenario: Scenario) -> PreparedRun:
 
     def build() -> PreparedRun:
         grid = shared_grid(params.grid_config(scenario))
+        if grid.unsupported is not None:
+            print(f"warning: {grid.feeder.name}: the grid simulator runs pandapower's "
+                  f"{'runpp_3ph' if grid.unbalanced else 'runpp'} (slower): {grid.unsupported}",
+                  file=sys.stderr)
         homes = params.homes_config(scenario)
         feeder = grid.feeder
         specs, series = population(homes, feeder.homes.index.tolist(),

@@ -149,7 +149,7 @@ def compute_kpis(scenario: Scenario, feeder: Feeder, out_dir: Path
                          step_s=scenario.step_s, vm_min_pu=scenario.vm_min_pu,
                          vm_max_pu=scenario.vm_max_pu,
                          max_loading_percent=scenario.max_loading_percent,
-                         band_bus_ids=lv_ids)
+                         band_bus_ids=lv_ids, vuf_max_percent=scenario.vuf_max_percent)
     steps = r["grid"].time.nunique()
     per_home = kpi.home_kpis(r["homes"], scenario.tariff, step_s=scenario.step_s,
                              days=steps * scenario.step_s / 86400.0,
@@ -248,7 +248,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, *, progress: bool = Tr
     (out_dir / "network.json").write_text(prepared.network_json)
     meta = {"status": "running", "scenario": scenario.name, "control": scenario.control,
             "grid": feeder.name, "n_homes": len(feeder.homes), "n_steps": scenario.n_steps,
-            "python": platform.python_version(), "mosaik": MOSAIK_VERSION}
+            "python": platform.python_version(), "mosaik": MOSAIK_VERSION,
+            "grid_model": prepared.grid_meta()}
     write_json(out_dir / "meta.json", meta)
     clear_stop()
     if _SIGNALLED:  # a signal came before the run started: stop at step 0

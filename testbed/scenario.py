@@ -79,6 +79,8 @@ class Scenario:
     comfort_band_k: dict[str, float] = field(
         default_factory=lambda: {"flexible": 2.0, "moderate": 1.0, "comfort_first": 0.5})
     connection_limit_kw: float = 23.0
+    phases: str = "auto"
+    vuf_max_percent: float = 2.0
     source: Path | None = None
     text: str = field(default="", repr=False)
 
@@ -368,6 +370,8 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     if n_homes is not None and n_feeders is not None and n_feeders > n_homes:
         r.bad("grid.n_feeders", f"must not exceed grid.n_homes ({n_homes})", n_feeders)
     layout_seed = r.number("grid.layout_seed", 1, integer=True, lo=0)
+    # grid.phases: unbalanced | balanced | auto (the default: by the grid, sims.grid.network)
+    phases = r.string("grid.phases", "auto", ("unbalanced", "balanced", "auto"))
 
     band = r.string("limits.voltage_band", "uk", tuple(VOLTAGE_BANDS))
     vmin_d, vmax_d = VOLTAGE_BANDS.get(band or "uk", VOLTAGE_BANDS["uk"])
@@ -376,6 +380,7 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
     if vm_min is not None and vm_max is not None and vm_min >= vm_max:
         r.bad("limits.vm_max_pu", f"must be above limits.vm_min_pu ({vm_min})", vm_max)
     loading = r.number("limits.max_loading_percent", 100.0, lo=0.0, lo_open=True)
+    vuf_max = r.number("limits.vuf_max_percent", 2.0, lo=0.0, lo_open=True, hi=100.0)
 
     annual_mean = r.number("homes.annual_kwh_mean", 3100.0, lo=0.0, lo_open=True)
     annual_sd = r.number("homes.annual_kwh_sd", 900.0, lo=0.0)
@@ -494,7 +499,8 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         heat_pump_cop_air=cop_air, heat_pump_cop_ground=cop_ground,
         building_time_constant_h=tau, heat_pump_design_delta_k=float(design_dk),
         comfort_band_k=comfort_band,
-        connection_limit_kw=float(connection_kw),
+        connection_limit_kw=float(connection_kw), phases=phases,
+        vuf_max_percent=float(vuf_max),
         source=Path(source) if source is not None else None, text=text,
     )
     problems = _check_overrides(scenario)

@@ -32,7 +32,7 @@ import mosaik
 import pandas as pd
 
 from grids.networks.feeder import Feeder
-from sims.collector.writer import GRID_INPUTS, HOME_COLUMNS
+from sims.collector.writer import GRID_INPUTS, HOME_COLUMNS, PHASE_INPUTS
 from sims.dso.grid_view import DsoGrid, dso_grid
 from sims.grid.network import shared_grid
 from sims.process import STATUS_DIR_ENV
@@ -207,7 +207,8 @@ def _wire(world: mosaik.World, scenario: Scenario, prepared: PreparedRun, out_di
         bus_ids=list(prepared.grid.bus_ids), line_ids=list(prepared.grid.line_ids),
         trafo_ids=list(prepared.grid.trafo_ids),
         trafo_sn_mva=[float(x) for x in feeder.net.trafo.sn_mva], flush_every=flush_every,
-        n_steps=scenario.n_steps, progress=options.progress)
+        n_steps=scenario.n_steps, progress=options.progress,
+        unbalanced=prepared.grid.unbalanced)
 
     fleet = homes_sim.Fleet.create(1)[0]
     grid = grid_sim.Grid.create(1, grid=params.grid_config(scenario).to_dict())[0]
@@ -220,9 +221,12 @@ def _wire(world: mosaik.World, scenario: Scenario, prepared: PreparedRun, out_di
         world.connect(fleet, grid, "p_kw", "q_kvar")
     world.connect(fleet, collector, *HOME_COLUMNS)
     world.connect(grid, collector, *GRID_INPUTS)
+    if prepared.grid.unbalanced:
+        world.connect(grid, collector, *PHASE_INPUTS)
     if flex:
         _connect_day_ahead(world, scenario, options, fleet, agg_sim, dso_sim, home_ids)
-        _connect_monitor(world, scenario, options, fleet, grid, out_dir)
+        _connect_monitor(world, scenario, options, fleet, grid, out_dir,
+                         unbalanced=prepared.grid.unbalanced)
 
 
 def _start_day_ahead(world: mosaik.World, scenario: Scenario, prepared: PreparedRun,
@@ -252,7 +256,7 @@ def _connect_day_ahead(world: mosaik.World, scenario: Scenario, options: WorldOp
 
 
 def _connect_monitor(world: mosaik.World, scenario: Scenario, options: WorldOptions, fleet,
-                     grid, out_dir: Path) -> None:
+                     grid, out_dir: Path, unbalanced: bool = False) -> None:
     """The DSO's operation monitor, after the grid at every step."""
     mon_sim = world.start("Dso", sim_id=REMOTE_SIMS[2],
                           dso=params.dso_config(scenario).to_dict(),
@@ -261,7 +265,9 @@ def _connect_monitor(world: mosaik.World, scenario: Scenario, options: WorldOpti
     arrays = {} if options.actors_in_process else {"transform": _tolist}
     world.connect(grid, mon, "vm_pu", "line_loading_percent", "converged",
                   ("trafo_loading_percent", "trafo_loading_percent"), **arrays)
-    world.connect(fleet, mon, "p_kw", **arrays)
+    world.connect(fleet, mon, "p_kw", "q_kvar", **arrays)
+    if unbalanced:
+        world.connect(grid, mon, "vuf_percent", **arrays)
     if scenario.emergency_limitation:
         # the caps set at step k apply at step k + 1: shifted by one step, they arrive at the
         # homes' next step (a trigger, so no initial value is needed)

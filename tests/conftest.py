@@ -24,6 +24,16 @@ def default_run(tmp_path_factory, default_scenario):
     return run_scenario(default_scenario, out, progress=False)
 
 
+@pytest.fixture(scope="session")
+def default_balanced_run(tmp_path_factory):
+    """The shipped default scenario with ``grid.phases = "balanced"``, run once per session."""
+    out = tmp_path_factory.mktemp("runs") / "default-balanced"
+    text = DEFAULT_SCENARIO.read_text().replace("[grid]", '[grid]\nphases = "balanced"', 1)
+    path = out.parent / "default-balanced.toml"
+    path.write_text(text)
+    return run_scenario(parse_scenario(text, source=path), out, progress=False)
+
+
 def small_scenario_text(n_homes: int = 12, days: int = 1, extra: str = "") -> str:
     """The default scenario shrunk to a few homes (fast wiring and failure tests)."""
     text = DEFAULT_SCENARIO.read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grids.balanced.loadflow as loadflow_mod
 import sims.grid.network as network_mod
+from grids.unbalanced.loadflow import UnbalancedLoadFlow
 from sims.homes import profile_data
 from testbed.prepared import prepare
 from testbed.run import run_scenario
@@ -19,6 +20,7 @@ def test_prepare_is_memoised_and_shared_across_control_levels(tmp_path):
     assert b is not a and b.dso is not None and a.dso is None
     # the feeder, its compiled load flow and the homes' series are the same objects
     assert b.grid is a.grid and b.grid.loadflow is a.grid.loadflow
+    assert b.grid.loadflow3 is a.grid.loadflow3 is not None  # unbalanced by default
     assert b.series is a.series and b.specs is a.specs
 
 
@@ -36,6 +38,8 @@ def test_a_second_run_in_the_process_builds_nothing_heavy(tmp_path, monkeypatch)
     monkeypatch.setattr(loadflow_mod.LoadFlow, "__init__",
                         counting("loadflow", loadflow_mod.LoadFlow.__init__))
     monkeypatch.setattr(network_mod, "compile_net", counting("compile", network_mod.compile_net))
+    monkeypatch.setattr(network_mod, "compile_net3",
+                        counting("compile", network_mod.compile_net3))
     monkeypatch.setattr(profile_data, "_read_csv", counting("csv", profile_data._read_csv))
     res = run_scenario(s.with_overrides(control="cems"), tmp_path / "second", progress=False)
     assert built == {"loadflow": 0, "compile": 0, "csv": 0}
@@ -52,6 +56,13 @@ def test_a_dso_run_compiles_one_load_flow(tmp_path, monkeypatch):
         return init(self, *args, **kwargs)
 
     monkeypatch.setattr(loadflow_mod.LoadFlow, "__init__", counting)
+    init3 = UnbalancedLoadFlow.__init__  # the reference feeder runs unbalanced by default
+
+    def counting3(self, *args, **kwargs):
+        built["n"] += 1
+        return init3(self, *args, **kwargs)
+
+    monkeypatch.setattr(UnbalancedLoadFlow, "__init__", counting3)
     s = scenario_with(tmp_path, "one", n_homes=14, layout_seed=7, cems=0.8,
                       max_loading_percent=6.0)  # a feeder no other test has built
     res = run_scenario(s.with_overrides(control="dso"), tmp_path / "run", progress=False)

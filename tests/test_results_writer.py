@@ -65,11 +65,11 @@ def test_a_stop_request_ends_the_run_at_a_step_boundary(tmp_path, monkeypatch):
     calls = {"n": 0}
     solve = GridModel.solve
 
-    def stopping(self, p_kw, q_kvar):
+    def stopping(self, *args):  # (p_kw, q_kvar[, p3_kw, q3_kvar] in unbalanced runs)
         calls["n"] += 1
         if calls["n"] == 7:
             request_stop()  # as a signal handler would, during step 6
-        return solve(self, p_kw, q_kvar)
+        return solve(self, *args)
 
     monkeypatch.setattr(GridModel, "solve", stopping)
     with pytest.raises(RunStopped, match=r"interrupted at 2016-01-20 01:45 GMT \(step 7 of 96\)"):

@@ -8,7 +8,8 @@ Grid specs (the scenario's ``grid.source`` field):
     A SimBench grid shipped with the ``simbench`` wheel, e.g. ``simbench:1-LV-rural1--0-sw``.
 ``pandapower:ieee_european_lv``
     pandapower's IEEE European LV test feeder, made balanced: each asymmetric load becomes one
-    three-phase load with the sum of its phase powers.
+    three-phase load with the sum of its phase powers; the phase it was on is kept as the
+    home's ``phase`` (for unbalanced runs).
 ``<path>.json``
     A pandapower network file of the user's.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandapower as pp
 import pandas as pd
 
@@ -135,8 +137,11 @@ def load_simbench_feeder(code: str) -> Feeder:
     return check_feeder(Feeder(net=net, homes=_homes_from_loads(net), name=f"simbench:{code}"))
 
 
-def ieee_european_lv_balanced() -> pp.pandapowerNet:
+def ieee_european_lv_balanced(with_phase: bool = False) -> pp.pandapowerNet:
     """pandapower's IEEE European LV feeder with each asymmetric load made one balanced load.
+
+    With ``with_phase``, ``net.load`` gets a ``phase`` column: the phase (``"a"``, ``"b"``,
+    ``"c"``) the original single-phase load is on (the home's phase in unbalanced runs).
 
     Returns
     -------
@@ -147,7 +152,10 @@ def ieee_european_lv_balanced() -> pp.pandapowerNet:
     import pandapower.networks as pn
 
     net = pn.ieee_european_lv_asymmetric("on_peak_566")
+    phases = []
     for _, row in net.asymmetric_load.iterrows():
+        # the phase the single-phase load is on (the largest of its phase powers)
+        phases.append("abc"[int(np.argmax([row.p_a_mw, row.p_b_mw, row.p_c_mw]))])
         pp.create_load(
             net,
             bus=int(row.bus),
@@ -157,6 +165,8 @@ def ieee_european_lv_balanced() -> pp.pandapowerNet:
             in_service=bool(row.in_service),
         )
     net.asymmetric_load = net.asymmetric_load.iloc[0:0]
+    if with_phase:
+        net.load["phase"] = phases
     return net
 
 
@@ -188,8 +198,11 @@ def load_feeder(spec: str = "reference", *, n_homes: int = 184, seed: int = 1,
         if name != "ieee_european_lv":
             raise GridError(f"{spec}: unknown pandapower grid; shipped: "
                             + ", ".join(SHIPPED_PANDAPOWER_GRIDS))
-        net = ieee_european_lv_balanced()
-        return check_feeder(Feeder(net=net, homes=_homes_from_loads(net), name=spec))
+        net = ieee_european_lv_balanced(with_phase=True)
+        homes = _homes_from_loads(net)
+        homes["phase"] = net.load.loc[homes["load"], "phase"].to_numpy()
+        net.load = net.load.drop(columns="phase")
+        return check_feeder(Feeder(net=net, homes=homes, name=spec))
     path = Path(spec)
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path

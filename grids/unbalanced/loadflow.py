@@ -268,6 +268,9 @@ class UnbalancedLoadFlow:
         Re-solve non-converged steps with Newton-Raphson before flagging them.
     threads
         Threads for batches (default ``numba.get_num_threads()``).
+    compiled
+        The net already compiled (:func:`grids.unbalanced.compile.compile_net`, e.g. from a
+        disk cache), instead of ``net``.
 
     Raises
     ------
@@ -277,10 +280,13 @@ class UnbalancedLoadFlow:
         pandapower cannot convert the net, or a sequence matrix is singular.
     """
 
-    def __init__(self, net, *, connections: PhaseConnections | None = None,
+    def __init__(self, net=None, *, connections: PhaseConnections | None = None,
                  tolerance_mva: float = 1e-10, max_iteration: int = 100,
-                 newton_fallback: bool = True, threads: int | None = None):
-        self.compiled: CompiledNet3 = compile_net(net)
+                 newton_fallback: bool = True, threads: int | None = None,
+                 compiled: CompiledNet3 | None = None):
+        if (net is None) == (compiled is None):
+            raise ValueError("UnbalancedLoadFlow: give exactly one of net or compiled")
+        self.compiled: CompiledNet3 = compiled if compiled is not None else compile_net(net)
         c = self.compiled
         self.tolerance_mva = float(tolerance_mva)
         self.max_iteration = int(max_iteration)

@@ -53,6 +53,7 @@ from sims.aggregator.local_market import (
     sequential_replanner,
 )
 from sims.homes.cems import Band, CemsInput, Plan
+from sims.homes.planning import plan_q_kvar
 from sims.tariff import price_matrix
 from sims.usef import Direction, FlexOffer, FlexOrder, FlexRequest, Prognosis
 
@@ -174,7 +175,9 @@ class Aggregator:
         for h, pts in self.points.items():
             for pt in pts:
                 point_kw[pt] = point_kw.get(pt, np.zeros(self._n)) + home_kw[h]
-        return Prognosis(self.aggregator_id, self.step_h, home_kw, point_kw)
+        home_kvar = {h: plan_q_kvar(self.inputs[h], p) for h, p in self.plans.items()
+                     if h in self.inputs}
+        return Prognosis(self.aggregator_id, self.step_h, home_kw, point_kw, home_kvar)
 
     # ---------------------------------------------------------------- offers
     def offers(self, request: FlexRequest) -> list[FlexOffer]:

@@ -4,14 +4,16 @@ Model ``Collector`` (one entity, eid ``collector``). Connect to it the homes' ar
 (``sims.homes.simulator`` ``Fleet`` entity: every name of
 :data:`~sims.collector.writer.HOME_COLUMNS`, one value per home in ``home_ids`` order) and the
 grid's (``sims.grid.simulator`` ``Grid`` entity: every name of
-:data:`~sims.collector.writer.GRID_INPUTS`). Each input has one source. The steps go to a
+:data:`~sims.collector.writer.GRID_INPUTS`, and of :data:`~sims.collector.writer.PHASE_INPUTS`
+in unbalanced runs). Each input has one source. The steps go to a
 :class:`~sims.collector.writer.ResultsWriter` (Parquet part files every ``flush_every``
 steps); ``finalize`` turns the parts into one file per table.
 
 Parameters of ``init`` (JSON-serialisable): ``out_dir``; ``start`` (local date or time of
 mosaik time 0, ISO) and ``timezone``; ``step_s``; ``home_ids``, ``bus_ids``, ``line_ids``,
 ``trafo_ids`` and ``trafo_sn_mva`` (the element order of the arrays); ``flush_every``;
-``n_steps`` and ``progress`` (a progress bar that counts the steps collected).
+``n_steps`` and ``progress`` (a progress bar that counts the steps collected); ``unbalanced``
+(the grid's arrays are per phase: the ``phase`` columns of ``buses`` and ``lines``).
 
 Stopping a run at a step boundary: :func:`request_stop` (for a signal handler) makes the
 collector, after it has buffered the current step, flush every table and raise
@@ -25,7 +27,7 @@ import threading
 import mosaik_api_v3
 import pandas as pd
 
-from sims.collector.writer import GRID_INPUTS, HOME_COLUMNS, ResultsWriter
+from sims.collector.writer import GRID_INPUTS, HOME_COLUMNS, PHASE_INPUTS, ResultsWriter
 from sims.errors import RunStopped
 
 __all__ = ["CollectorSim", "RunStopped", "clear_stop", "request_stop", "take_close_error"]
@@ -34,7 +36,7 @@ META = {
     "api_version": "3.0",
     "type": "time-based",
     "models": {"Collector": {"public": True, "params": [],
-                             "attrs": [*HOME_COLUMNS, *GRID_INPUTS]}},
+                             "attrs": [*HOME_COLUMNS, *GRID_INPUTS, *PHASE_INPUTS]}},
 }
 
 _STOP = threading.Event()
@@ -80,10 +82,12 @@ class CollectorSim(mosaik_api_v3.Simulator):
     def init(self, sid, time_resolution=1.0, *, out_dir: str, start: str, timezone: str,
              step_s: int, home_ids: list[str], bus_ids: list[str], line_ids: list[str],
              trafo_ids: list[str], trafo_sn_mva: list[float], flush_every: int = 4,
-             n_steps: int | None = None, progress: bool = False):
+             n_steps: int | None = None, progress: bool = False, unbalanced: bool = False):
         self.writer = ResultsWriter(out_dir, timezone=timezone, home_ids=home_ids,
                                     bus_ids=bus_ids, line_ids=line_ids, trafo_ids=trafo_ids,
-                                    trafo_sn_mva=trafo_sn_mva, flush_every=flush_every)
+                                    trafo_sn_mva=trafo_sn_mva, flush_every=flush_every,
+                                    unbalanced=unbalanced)
+        self.inputs = (*HOME_COLUMNS, *GRID_INPUTS, *(PHASE_INPUTS if unbalanced else ()))
         t0 = pd.Timestamp(start)
         t0 = t0.tz_localize(timezone) if t0.tz is None else t0
         self.start_ns = t0.value
@@ -102,7 +106,7 @@ class CollectorSim(mosaik_api_v3.Simulator):
     def step(self, time, inputs, max_advance):
         data = inputs.get("collector", {})
         try:
-            values = {a: next(iter(data[a].values())) for a in (*HOME_COLUMNS, *GRID_INPUTS)}
+            values = {a: next(iter(data[a].values())) for a in self.inputs}
         except KeyError as exc:
             raise ValueError(f"CollectorSim: no input {exc.args[0]!r} at t={time} s") from None
         self.writer.add_step(self.start_ns + int(time) * 1_000_000_000, values, values)

@@ -3,7 +3,10 @@
 The tables and their columns are the results contract (README "Results contract",
 :mod:`testbed.results`): ``homes``, ``buses``, ``lines``, ``transformer``, ``grid``, one row
 per element and step (long format), steps in time order, homes in home-id order, buses,
-lines and transformers in the network's row order.
+lines and transformers in the network's row order. In unbalanced runs (``unbalanced=True``)
+``buses`` and ``lines`` have one row per element, phase and step: a ``phase`` column
+(``"a"``, ``"b"``, ``"c"``, after the id) and, in ``buses``, the bus's ``vuf_percent``
+(voltage unbalance factor [%], the same on its three rows).
 
 :meth:`ResultsWriter.add_step` copies one step's arrays into preallocated column buffers (no
 per-step DataFrame); every ``flush_every`` steps the buffered steps of *all* tables are turned
@@ -36,7 +39,7 @@ import pyarrow as pa
 from sims.errors import DiskFull
 from sims.tables import consolidate, publish, write_hidden
 
-__all__ = ["GRID_INPUTS", "HOME_COLUMNS", "TABLES", "ResultsWriter"]
+__all__ = ["GRID_INPUTS", "HOME_COLUMNS", "PHASE_INPUTS", "TABLES", "ResultsWriter"]
 
 TABLES = ("homes", "buses", "lines", "transformer", "grid")
 #: Buffered steps kept in memory for the final files (beyond, the parts are read back).
@@ -48,6 +51,9 @@ _HOME_FLAGS = ("controlled", "fallback")
 #: The grid's outputs the writer takes (arrays in the network's row order, and two scalars).
 GRID_INPUTS = ("vm_pu", "line_loading_percent", "trafo_p_mw", "trafo_q_mvar",
                "trafo_loading_percent", "losses_mw", "converged")
+#: The grid's further outputs the writer takes in unbalanced runs.
+PHASE_INPUTS = ("vuf_percent",)
+_GRID_ARRAYS = GRID_INPUTS[:5]
 
 
 def _tmp_name(final: Path) -> Path:
@@ -88,19 +94,29 @@ class ResultsWriter:
         Steps buffered before a flush [-].
     background
         Write the part files on a background thread.
+    unbalanced
+        The grid's arrays are per phase (``vm_pu`` and ``line_loading_percent`` three values
+        per element, element-major a, b, c) and the tables get their ``phase`` column.
     """
 
     def __init__(self, out_dir: str | Path, *, timezone: str, home_ids: list[str],
                  bus_ids: list[str], line_ids: list[str], trafo_ids: list[str],
-                 trafo_sn_mva: list[float], flush_every: int = 4, background: bool = True):
+                 trafo_sn_mva: list[float], flush_every: int = 4, background: bool = True,
+                 unbalanced: bool = False):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.time_type = pa.timestamp("ns", tz=timezone)
         self.flush_every = max(1, int(flush_every))
         self.home_order = np.argsort(np.asarray(home_ids, dtype=object), kind="stable")
         self.home_ids = pa.array([home_ids[i] for i in self.home_order], type=pa.string())
+        self.unbalanced = bool(unbalanced)
+        self.n_phase = 3 if unbalanced else 1
         self.bus_codes, self.bus_cats = _dictionary(list(bus_ids))
         self.line_codes, self.line_cats = _dictionary(list(line_ids))
+        if unbalanced:
+            self.bus_codes = np.repeat(self.bus_codes, 3)
+            self.line_codes = np.repeat(self.line_codes, 3)
+        self.phase_cats = pa.array(["a", "b", "c"], type=pa.string())
         self.trafo_ids = pa.array(list(trafo_ids), type=pa.string())
         self.trafo_sn = np.asarray(trafo_sn_mva, dtype=float)
         self.sizes = {"homes": len(home_ids), "buses": len(bus_ids), "lines": len(line_ids),
@@ -120,11 +136,12 @@ class ResultsWriter:
         self.times = np.zeros(f, dtype=np.int64)
         self.buf = {
             **{c: np.empty((f, n["homes"])) for c in HOME_COLUMNS},
-            "vm_pu": np.empty((f, n["buses"])),
-            "line_loading_percent": np.empty((f, n["lines"])),
+            "vm_pu": np.empty((f, n["buses"] * self.n_phase)),
+            "line_loading_percent": np.empty((f, n["lines"] * self.n_phase)),
             "trafo_p_mw": np.empty((f, n["transformer"])),
             "trafo_q_mvar": np.empty((f, n["transformer"])),
             "trafo_loading_percent": np.empty((f, n["transformer"])),
+            "vuf_percent": np.empty((f, n["buses"])),
             "losses_mw": np.empty(f),
             "converged": np.empty(f, dtype=bool),
         }
@@ -142,7 +159,7 @@ class ResultsWriter:
             Every name of :data:`HOME_COLUMNS`: one value per home (``home_ids`` order).
         grid
             Every name of :data:`GRID_INPUTS`: arrays in row order, ``losses_mw`` and
-            ``converged`` scalars.
+            ``converged`` scalars (and of :data:`PHASE_INPUTS` in unbalanced runs).
         """
         self._raise_failed()
         k = self.k
@@ -150,8 +167,10 @@ class ResultsWriter:
         order = self.home_order
         for c in HOME_COLUMNS:
             self.buf[c][k] = np.asarray(homes[c], dtype=float)[order]
-        for c in GRID_INPUTS[:5]:
+        for c in _GRID_ARRAYS:
             self.buf[c][k] = grid[c]
+        if self.unbalanced:
+            self.buf["vuf_percent"][k] = grid["vuf_percent"]
         self.buf["losses_mw"][k] = float(grid["losses_mw"])
         self.buf["converged"][k] = bool(grid["converged"])
         self.k += 1
@@ -205,12 +224,24 @@ class ResultsWriter:
             homes[c] = pa.array(buf[c][:k].ravel() > 0.5) if c in _HOME_FLAGS else col(c)
         bus_id = pa.DictionaryArray.from_arrays(np.tile(self.bus_codes, k), self.bus_cats)
         line_id = pa.DictionaryArray.from_arrays(np.tile(self.line_codes, k), self.line_cats)
+        m = self.n_phase
+        buses = {"time": time_col(n["buses"] * m), "bus_id": bus_id}
+        lines = {"time": time_col(n["lines"] * m), "line_id": line_id}
+        if self.unbalanced:
+            def phase(count: int) -> pa.Array:
+                codes = np.tile(np.arange(3, dtype=np.int8), count * k)
+                return pa.DictionaryArray.from_arrays(codes, self.phase_cats)
+
+            buses["phase"] = phase(n["buses"])
+            lines["phase"] = phase(n["lines"])
+        buses["vm_pu"] = col("vm_pu")
+        lines["loading_percent"] = col("line_loading_percent")
+        if self.unbalanced:
+            buses["vuf_percent"] = pa.array(np.repeat(buf["vuf_percent"][:k].ravel(), 3))
         return {
             "homes": pa.table(homes),
-            "buses": pa.table({"time": time_col(n["buses"]), "bus_id": bus_id,
-                               "vm_pu": col("vm_pu")}),
-            "lines": pa.table({"time": time_col(n["lines"]), "line_id": line_id,
-                               "loading_percent": col("line_loading_percent")}),
+            "buses": pa.table(buses),
+            "lines": pa.table(lines),
             "transformer": pa.table({
                 "time": time_col(n["transformer"]),
                 "trafo_id": pa.concat_arrays([self.trafo_ids] * k),

@@ -31,6 +31,8 @@ class DsoRunConfig(Config):
         aggregators' prognoses (zero rounds).
     vm_min_pu, vm_max_pu, max_loading_percent
         Voltage band [p.u.] and loading limit [% of rating].
+    vuf_max_percent
+        Voltage unbalance factor limit [%] (checked in unbalanced runs).
     power_factor
         Power factor of a home's import in the DSO's load flow [-].
     flex_price_cap_eur_per_kwh
@@ -48,6 +50,7 @@ class DsoRunConfig(Config):
     vm_min_pu: float = 0.94
     vm_max_pu: float = 1.10
     max_loading_percent: float = 100.0
+    vuf_max_percent: float = 2.0
     power_factor: float = 0.95
     flex_price_cap_eur_per_kwh: float = 1.0
     flex_max_rounds: int = 5
@@ -66,7 +69,8 @@ class DsoRunConfig(Config):
     @property
     def limits(self) -> GridLimits:
         """The operating limits."""
-        return GridLimits(self.vm_min_pu, self.vm_max_pu, self.max_loading_percent)
+        return GridLimits(self.vm_min_pu, self.vm_max_pu, self.max_loading_percent,
+                          self.vuf_max_percent)
 
     @property
     def congestion(self) -> DsoConfig:

@@ -97,12 +97,16 @@ class Validation:
         Violations, severity and violated steps.
     lights
         Traffic light per step (green or yellow here).
+    home_kvar
+        The homes' reactive power the load flow used [kvar], like ``home_kw`` (None: the
+        grid's power-factor rule).
     """
 
     home_kw: np.ndarray
     result: LoadFlowResult
     check: StepCheck
     lights: tuple[TrafficLight, ...]
+    home_kvar: np.ndarray | None = None
 
     @property
     def congested_steps(self) -> np.ndarray:
@@ -120,7 +124,8 @@ class Validation:
         return not self.check.violated.any()
 
 
-def validate_home_kw(grid: DsoGrid, home_kw: np.ndarray) -> Validation:
+def validate_home_kw(grid: DsoGrid, home_kw: np.ndarray,
+                     home_kvar: np.ndarray | None = None) -> Validation:
     """Validate the homes' power of a day: one batch load flow, limits, lights.
 
     Parameters
@@ -129,13 +134,19 @@ def validate_home_kw(grid: DsoGrid, home_kw: np.ndarray) -> Validation:
         The DSO's network.
     home_kw
         Net power per home [kW], ``[n_steps, n_homes]`` in ``grid.home_ids`` order.
+    home_kvar
+        Reactive power per home [kvar], same shape (None: the grid's power-factor rule).
     """
     kw = np.array(home_kw, dtype=float)
     kw.setflags(write=False)
-    res = grid.run(kw)
+    kvar = None
+    if home_kvar is not None:
+        kvar = np.array(np.broadcast_to(home_kvar, kw.shape), dtype=float)
+        kvar.setflags(write=False)
+    res = grid.run(kw, kvar)
     chk = grid.check(res, kw)
     lights = tuple(TrafficLight.YELLOW if v else TrafficLight.GREEN for v in chk.violated)
-    return Validation(kw, res, chk, lights)
+    return Validation(kw, res, chk, lights, kvar)
 
 
 def validate(grid: DsoGrid, prognoses: Sequence[Prognosis]) -> Validation:
@@ -152,7 +163,8 @@ def validate(grid: DsoGrid, prognoses: Sequence[Prognosis]) -> Validation:
     -------
     Validation
     """
-    return validate_home_kw(grid, grid.home_matrix(prognoses))
+    kw = grid.home_matrix(prognoses)
+    return validate_home_kw(grid, kw, grid.kvar_matrix(prognoses, kw))
 
 
 def make_requests(grid: DsoGrid, val: Validation, config: DsoConfig = DsoConfig(),
@@ -177,7 +189,8 @@ def make_requests(grid: DsoGrid, val: Validation, config: DsoConfig = DsoConfig(
         asks the transformer point for the headroom of the whole transformer.
     """
     vs = [v for v in val.violations]
-    need = grid.relief_needed_kw(val.home_kw, vs, margin=config.relief_margin)
+    need = grid.relief_needed_kw(val.home_kw, vs, margin=config.relief_margin,
+                                 home_kvar=val.home_kvar)
     groups: dict[tuple[str, Direction], dict[int, tuple[float, list[str]]]] = {}
     for v, kw in zip(vs, need, strict=True):
         if not np.isfinite(kw):
@@ -278,7 +291,8 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
     batch = np.tile(base[cong], (len(offers), 1))
     for i, o in enumerate(offers):
         batch[i * cong.size:(i + 1) * cong.size, grid.column(o.home_id)] += o.delta_kw[cong]
-    res = grid.run(batch)
+    q = val.home_kvar
+    res = grid.run(batch, None if q is None else np.tile(q[cong], (len(offers), 1)))
     lf_steps += batch.shape[0]
     chk = grid.check(res, batch)
     exc = chk.excess.reshape(len(offers), cong.size).sum(axis=1)
@@ -303,7 +317,7 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
         if offers[k].home_id in homes:  # one order per home and round
             continue
         trial = cum + _offer_matrix(grid, offers[k], n)
-        c = grid.check(grid.run(trial), trial)
+        c = grid.check(grid.run(trial, q), trial)
         lf_steps += n
         if (c.violated & green_before).any():
             continue
@@ -323,7 +337,7 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
             break
         rest = [j for j in sel if j != k]
         kw = _apply(grid, base, [offers[j] for j in rest])
-        c = grid.check(grid.run(kw), kw)
+        c = grid.check(grid.run(kw, q), kw)
         lf_steps += n
         if clear:
             ok = not c.violated.any()
@@ -332,7 +346,7 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
                 float(c.excess.sum()) <= cum_exc + config.tol_excess
         if ok:
             sel = rest
-    wi = validate_home_kw(grid, _apply(grid, base, [offers[k] for k in sel]))
+    wi = validate_home_kw(grid, _apply(grid, base, [offers[k] for k in sel]), q)
     lf_steps += n
     orders = tuple(FlexOrder.of(offers[k], round) for k in sel)
     return Selection(orders, wi.clear, wi, relief_by_id, lf_steps)

@@ -7,8 +7,16 @@ downstream homes' power), keeping the worst element per step, kind and congestio
 Severity ("excess") of a step, used to rank offers and compare partial reliefs, never to decide
 that a step is clear: sum over transformers and lines of ``max(0, loading - limit) / 100``
 (fraction of the rating) plus, per congestion point, ``VOLTAGE_WEIGHT`` times the largest
-voltage excursion out of the band [p.u.] (1 % of voltage weighs like 10 % of loading); a step
-whose load flow did not converge counts ``NOT_CONVERGED_EXCESS``.
+voltage excursion out of the band [p.u.] (1 % of voltage weighs like 10 % of loading) and
+``VOLTAGE_WEIGHT`` times the largest voltage unbalance factor above its limit [% / 100]; a
+step whose load flow did not converge counts ``NOT_CONVERGED_EXCESS``.
+
+Per phase (unbalanced runs): a result that carries ``vm_min_pu`` and ``vm_max_pu`` (``[n_steps,
+n_bus]``: the lowest and highest phase voltage of each bus) is checked on them, so the band
+holds on every phase; its ``line_loading_percent`` is that of the most loaded phase; its
+``vuf_percent`` (``[n_steps, n_bus]``) is checked against ``vuf_max_percent`` (violation kind
+``"unbalance"``; its direction is that of the net power of the congestion point's homes).
+A balanced result (no such attributes) is checked as before, without an unbalance check.
 """
 
 from __future__ import annotations
@@ -37,16 +45,21 @@ class GridLimits:
         Voltage band [p.u.] (UK statutory 0.94-1.10 by default).
     max_loading_percent
         Loading limit of transformers and lines [% of rating].
+    vuf_max_percent
+        Voltage unbalance factor limit [%] (EN 50160: 2 %), checked where the load flow is
+        unbalanced.
     """
 
     vm_min_pu: float = 0.94
     vm_max_pu: float = 1.10
     max_loading_percent: float = 100.0
+    vuf_max_percent: float = 2.0
 
     @classmethod
     def from_attrs(cls, source) -> GridLimits:
         """The limits from an object with the same attribute names (a scenario, a config)."""
-        return cls(source.vm_min_pu, source.vm_max_pu, source.max_loading_percent)
+        return cls(source.vm_min_pu, source.vm_max_pu, source.max_loading_percent,
+                   getattr(source, "vuf_max_percent", 2.0))
 
 
 @dataclass(frozen=True)
@@ -58,12 +71,12 @@ class Violation:
     step
         Step of the day.
     kind
-        ``"transformer"``, ``"line"``, ``"undervoltage"``, ``"overvoltage"`` or
-        ``"not_converged"``.
+        ``"transformer"``, ``"line"``, ``"undervoltage"``, ``"overvoltage"``,
+        ``"unbalance"`` (voltage unbalance factor, unbalanced runs) or ``"not_converged"``.
     element
         Index label in ``net.trafo``, ``net.line`` or ``net.bus`` (-1 for not converged).
     value, limit
-        Loading [%] or voltage [p.u.], and the limit it exceeds.
+        Loading [%], voltage [p.u.] or unbalance factor [%], and the limit it exceeds.
     congestion_point
         Where flexibility helps (see :mod:`sims.usef`).
     direction
@@ -152,11 +165,19 @@ def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
         for (pt, d), j in worst.items():
             out.append(Violation(int(label[r]), "line", int(grid.line_index[j]),
                                  float(ll[r, j]), ml, pt, d))
-    vm = res.vm_pu
-    low = np.where(np.isnan(vm), 0.0, np.maximum(lim.vm_min_pu - vm, 0.0))
-    high = np.where(np.isnan(vm), 0.0, np.maximum(vm - lim.vm_max_pu, 0.0))
-    for dev, kind, d, limit in ((low, "undervoltage", Direction.DOWN, lim.vm_min_pu),
-                                (high, "overvoltage", Direction.UP, lim.vm_max_pu)):
+    vlo = getattr(res, "vm_min_pu", None)
+    vhi = getattr(res, "vm_max_pu", None)
+    vlo = res.vm_pu if vlo is None else vlo
+    vhi = res.vm_pu if vhi is None else vhi
+    low = np.where(np.isnan(vlo), 0.0, np.maximum(lim.vm_min_pu - vlo, 0.0))
+    high = np.where(np.isnan(vhi), 0.0, np.maximum(vhi - lim.vm_max_pu, 0.0))
+    checks = [(low, vlo, "undervoltage", lim.vm_min_pu, 1.0),
+              (high, vhi, "overvoltage", lim.vm_max_pu, 1.0)]
+    vuf = getattr(res, "vuf_percent", None)
+    if vuf is not None:
+        dev_u = np.where(np.isnan(vuf), 0.0, np.maximum(vuf - lim.vuf_max_percent, 0.0))
+        checks.append((dev_u, vuf, "unbalance", lim.vuf_max_percent, 0.01))
+    for dev, val, kind, limit, unit in checks:
         for r in np.flatnonzero(dev.max(axis=1, initial=0.0) > 0):
             worst_b: dict[str, int] = {}
             for b in np.flatnonzero(dev[r] > 0):
@@ -164,9 +185,15 @@ def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
                 if pt not in worst_b or dev[r, b] > dev[r, worst_b[pt]]:
                     worst_b[pt] = b
             for pt, b in worst_b.items():
-                excess[r] += VOLTAGE_WEIGHT * dev[r, b]
+                excess[r] += VOLTAGE_WEIGHT * dev[r, b] * unit
+                if kind == "undervoltage":
+                    d = Direction.DOWN
+                elif kind == "overvoltage":
+                    d = Direction.UP
+                else:
+                    d = Direction.DOWN if kw[r, grid.points[pt]].sum() >= 0 else Direction.UP
                 out.append(Violation(int(label[r]), kind, int(grid.bus_index[b]),
-                                     float(vm[r, b]), limit, pt, d))
+                                     float(val[r, b]), limit, pt, d))
     for r in np.flatnonzero(~conv):
         excess[r] += NOT_CONVERGED_EXCESS
         d = Direction.DOWN if kw[r].sum() >= 0 else Direction.UP

@@ -38,12 +38,19 @@ class Measurement:
         Bus voltages [p.u.], ``[1, n_bus]`` (net row order; NaN where not energised).
     converged
         ``[1]`` bool.
+    vm_min_pu, vm_max_pu, vuf_percent
+        Unbalanced grids: the lowest and highest phase voltage and the unbalance factor of
+        each bus, ``[1, n_bus]`` (None in balanced grids; then ``line_loading_percent`` is
+        that of the most loaded phase).
     """
 
     trafo_loading_percent: np.ndarray
     line_loading_percent: np.ndarray
     vm_pu: np.ndarray
     converged: np.ndarray
+    vm_min_pu: np.ndarray | None = None
+    vm_max_pu: np.ndarray | None = None
+    vuf_percent: np.ndarray | None = None
 
     @property
     def n_steps(self) -> int:
@@ -74,7 +81,7 @@ class OperationMonitor:
         self.max_trafo_loading_percent = 0.0
 
     def observe(self, step: int, trafo_loading_percent, vm_pu, line_loading_percent=None,
-                home_kw=None, converged: bool = True) -> list[Violation]:
+                home_kw=None, converged: bool = True, vuf_percent=None) -> list[Violation]:
         """Check one step's measurements and record its violations.
 
         Parameters
@@ -84,14 +91,18 @@ class OperationMonitor:
         trafo_loading_percent
             Loading of each transformer [%] (``net.trafo`` order).
         vm_pu
-            Voltage of each bus [p.u.] (``net.bus`` order).
+            Voltage of each bus [p.u.] (``net.bus`` order); unbalanced grids: three per bus,
+            bus-major a, b, c (the grid simulator's array).
         line_loading_percent
-            Loading of each line [%] (``net.line`` order); unchecked if None.
+            Loading of each line [%] (``net.line`` order; unbalanced grids three per line);
+            unchecked if None.
         home_kw
             The homes' measured power [kW] (``grid.home_ids`` order), to tell the direction
             of loading violations; DOWN is assumed without it.
         converged
             Whether the grid simulator's load flow converged.
+        vuf_percent
+            Voltage unbalance factor of each bus [%] (unbalanced grids).
 
         Returns
         -------
@@ -105,7 +116,16 @@ class OperationMonitor:
         vm = np.asarray(vm_pu, dtype=float).reshape(1, -1)
         kw = (np.ones((1, g.n_homes)) if home_kw is None
               else np.asarray(home_kw, dtype=float).reshape(1, -1))
-        m = Measurement(tl, ll, vm, np.array([bool(converged)]))
+        conv = np.array([bool(converged)])
+        if vm.size == 3 * len(g.bus_index):  # per phase
+            vm3 = vm.reshape(1, -1, 3)
+            if ll.size == 3 * len(g.line_index):
+                ll = np.max(ll.reshape(1, -1, 3), axis=2)
+            vuf = (np.zeros((1, vm3.shape[1])) if vuf_percent is None
+                   else np.asarray(vuf_percent, dtype=float).reshape(1, -1))
+            m = Measurement(tl, ll, vm3, conv, np.min(vm3, axis=2), np.max(vm3, axis=2), vuf)
+        else:
+            m = Measurement(tl, ll, vm, conv)
         chk: StepCheck = g.check(m, kw, step0=step)  # type: ignore[arg-type]
         self.records.extend(chk.violations)
         self.steps_seen += 1
@@ -170,7 +190,7 @@ def _contributors(grid: DsoGrid, v: Violation) -> np.ndarray:
 
 
 def emergency_limitation(grid: DsoGrid, home_kw, *, max_iter: int = 5,
-                         margin: float = 1.2) -> EmergencyAction:
+                         margin: float = 1.2, home_kvar=None) -> EmergencyAction:
     """Cap the homes causing a step's violations (see the module docstring).
 
     Parameters
@@ -183,6 +203,9 @@ def emergency_limitation(grid: DsoGrid, home_kw, *, max_iter: int = 5,
         Cap on estimate-and-check iterations.
     margin
         Safety factor on the estimated relief [-].
+    home_kvar
+        The homes' measured reactive power at the step [kvar] (kept while the caps change
+        the active power); None: the grid's power-factor rule.
 
     Returns
     -------
@@ -190,13 +213,14 @@ def emergency_limitation(grid: DsoGrid, home_kw, *, max_iter: int = 5,
     """
     kw0 = np.asarray(home_kw, dtype=float).reshape(1, -1)
     kw = kw0.copy()
-    chk = grid.check(grid.run(kw), kw)
+    kvar = None if home_kvar is None else np.asarray(home_kvar, dtype=float).reshape(1, -1)
+    chk = grid.check(grid.run(kw, kvar), kw)
     before = chk.violations
     lo = np.full(grid.n_homes, -np.inf)
     hi = np.full(grid.n_homes, np.inf)
     it = 1
     while chk.violations and it <= max_iter:
-        need = grid.relief_needed_kw(kw, chk.violations, margin=margin)
+        need = grid.relief_needed_kw(kw, chk.violations, margin=margin, home_kvar=kvar)
         changed = False
         for v, n_kw in zip(chk.violations, need, strict=True):
             mask = _contributors(grid, v)
@@ -216,7 +240,7 @@ def emergency_limitation(grid: DsoGrid, home_kw, *, max_iter: int = 5,
             changed |= bool((cut > 1e-9).any())
         if not changed:
             break
-        chk = grid.check(grid.run(kw), kw)
+        chk = grid.check(grid.run(kw, kvar), kw)
         it += 1
     caps = {grid.home_ids[c]: (float(lo[c]), float(hi[c]))
             for c in np.flatnonzero(np.isfinite(lo) | np.isfinite(hi))}

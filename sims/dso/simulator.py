@@ -27,12 +27,16 @@ One DSO, two roles, each a model of this simulator:
     order and step, with the home's pre-order prognosis to measure delivery) and
     ``flex_days.parquet`` (status, rounds, loop iterations per day) and
     ``flex_prognosis.parquet`` (every home's power validated first and last [kW], per day and
-    step: what the load flow checked).
+    step: what the load flow checked; ``final_kvar``, the reactive power it used with the
+    final powers).
 ``DsoMonitor`` (one entity, eid ``monitor``): operation
     Inputs ``trafo_loading_percent``, ``vm_pu``, ``line_loading_percent`` (arrays in the
     network's row order) and ``converged`` from the grid simulator's ``Grid`` entity, and
     ``p_kw`` (every home's net power, feeder order, from the homes' ``Fleet``: the smart-meter
-    readings that tell the direction of an overload). Every step
+    readings that tell the direction of an overload; optional ``q_kvar``, their reactive
+    power, which the emergency limitation's load flow uses); in unbalanced runs also
+    ``vuf_percent``, and ``vm_pu``/``line_loading_percent`` are per phase (the grid
+    simulator's arrays, three values per element). Every step
     the :class:`~sims.dso.operation.OperationMonitor` records the remaining violations;
     written to ``dso_operation.parquet`` (one row per violation) after each day.
     With ``emergency=True`` (scenario ``flex.emergency_limitation``) a step with a violation
@@ -74,6 +78,7 @@ META = {
         "Dso": {"public": True, "params": [], "attrs": ["from_agg", "unmanaged_kw", "to_agg"]},
         "DsoMonitor": {"public": True, "params": [],
                        "attrs": ["trafo_loading_percent", "vm_pu", "line_loading_percent",
+                                 "vuf_percent", "q_kvar",
                                  "converged", "p_kw", "dso_caps"]},
     },
 }
@@ -141,9 +146,12 @@ class DsoSim(mosaik_api_v3.Simulator):
         if msg is None or msg["day"] != day:
             raise ValueError(f"DsoSim: no forecast of the unmanaged homes for day {day} "
                              f"(connect the homes' unmanaged_kw)")
+        kvar = msg.get("home_kvar", {})
         rest = {h: np.asarray(kw, dtype=float) for h, kw in msg["home_kw"].items()
                 if h not in managed}
-        return [Prognosis("unmanaged", self.step_h, rest)] if rest else []
+        return [Prognosis("unmanaged", self.step_h, rest,
+                          home_kvar={h: np.asarray(kvar[h], dtype=float) for h in rest
+                                     if h in kvar})] if rest else []
 
     def _finish_day(self, day: int) -> None:
         res = self.session.result()
@@ -174,7 +182,9 @@ class DsoSim(mosaik_api_v3.Simulator):
         prognosis = pd.DataFrame({
             "day": day, "step": np.repeat(np.arange(n), m),
             "home_id": np.tile(np.asarray(self.grid.home_ids), n),
-            "initial_kw": res.initial.home_kw.ravel(), "final_kw": res.final.home_kw.ravel()})
+            "initial_kw": res.initial.home_kw.ravel(), "final_kw": res.final.home_kw.ravel(),
+            "final_kvar": (res.final.home_kvar.ravel() if res.final.home_kvar is not None
+                           else np.full(n * m, np.nan))})
         k = res.kpis(self.step_h)
         days = pd.DataFrame([{
             "day": day, "status": status, "rounds": k["rounds"],
@@ -236,11 +246,14 @@ class DsoSim(mosaik_api_v3.Simulator):
         ll = np.asarray(one("line_loading_percent"), dtype=float)
         conv = bool(one("converged"))
         home_kw = np.asarray(one("p_kw"), dtype=float)
-        found = self.monitor.observe(k, trafo, vm, ll, home_kw=home_kw, converged=conv)
+        vuf = (np.asarray(one("vuf_percent"), dtype=float) if "vuf_percent" in got else None)
+        found = self.monitor.observe(k, trafo, vm, ll, home_kw=home_kw, converged=conv,
+                                     vuf_percent=vuf)
         if k >= self.caps_until:
             self.caps = {}
         if self.emergency and found and conv:
-            act = emergency_limitation(self.grid, home_kw)
+            kvar = (np.asarray(one("q_kvar"), dtype=float) if "q_kvar" in got else None)
+            act = emergency_limitation(self.grid, home_kw, home_kvar=kvar)
             fin = lambda x: float(x) if np.isfinite(x) else None  # noqa: E731
             new = {h: [fin(lo), fin(hi)] for h, (lo, hi) in act.caps.items()}
             for h, (lo, hi) in self.caps.items():  # tighten the caps still held
@@ -321,7 +334,7 @@ DAYAHEAD_COLUMNS = ("time", "day", "step", "requested_kw", "offered_kw", "offere
                     "initial_excess", "final_excess")
 DAY_COLUMNS = ("day", "status", "rounds", "loop_iterations", "congested_steps",
                "resolved_steps", "orange_steps", "orders", "cost_eur", "new_congestion_steps")
-PROGNOSIS_COLUMNS = ("day", "step", "home_id", "initial_kw", "final_kw")
+PROGNOSIS_COLUMNS = ("day", "step", "home_id", "initial_kw", "final_kw", "final_kvar")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,19 @@ rebuilds it from the same config.
 A grid file is keyed by its content (SHA-256 of the file), so a file changed between two runs
 of a warm process is loaded again. The compiled load flow is also kept on disk for the next
 process (:mod:`sims.cache`, keyed by the network's JSON and the engine's source).
+
+Phases (``GridConfig.phases``, the scenario's ``grid.phases``)
+--------------------------------------------------------------
+``"unbalanced"``: every home is a single-phase connection on its phase (``Feeder.homes``
+``phase``: the reference feeder's seeded rotation, the IEEE European LV feeder's original
+phases, else :func:`grids.networks.phases.rotating_phases` with the layout seed) and the
+three-phase load flow (:class:`grids.unbalanced.loadflow.UnbalancedLoadFlow`) runs; each home
+has a second, three-phase connection for its three-phase devices (a third of their power on
+each phase). ``"balanced"``: the positive-sequence load flow, every home a balanced load.
+``"auto"`` (the default) resolves by the grid (:func:`resolve_phases`): unbalanced for the
+reference feeder, the IEEE European LV feeder and a user's file that carries
+``asymmetric_load`` rows; balanced for SimBench grids and other files (their zero-sequence
+data are pandapower defaults or missing, and their homes' phases are not known).
 """
 
 from __future__ import annotations
@@ -26,16 +39,23 @@ import scipy
 from grids.balanced import compile as compile_mod
 from grids.balanced.compile import CompiledNet, compile_net
 from grids.balanced.loadflow import LoadFlow
-from grids.errors import UnsupportedElement
+from grids.errors import GridError, UnsupportedElement
 from grids.networks.feeder import Feeder, element_ids
 from grids.networks.loaders import load_feeder
+from grids.networks.phases import PHASE_NAMES, rotating_phases, single_phase_net
+from grids.unbalanced import compile as compile3_mod
+from grids.unbalanced.compile import CompiledNet3
+from grids.unbalanced.compile import compile_net as compile_net3
+from grids.unbalanced.loadflow import PhaseConnections, UnbalancedLoadFlow
 from sims import cache
 from sims.config import Config
 from sims.registry import content_key, shared
 
-__all__ = ["GridConfig", "SharedGrid", "shared_grid"]
+__all__ = ["PHASE_MODES", "GridConfig", "SharedGrid", "resolve_phases", "shared_grid"]
 
 _NAMED_SOURCES = ("reference", "simbench:", "pandapower:")
+#: Values of ``GridConfig.phases`` (``"auto"``: see :func:`resolve_phases`).
+PHASE_MODES = ("auto", "unbalanced", "balanced")
 
 
 @dataclass(frozen=True)
@@ -49,7 +69,9 @@ class GridConfig(Config):
         of a pandapower JSON file (see :mod:`grids.networks.loaders`).
     n_homes, n_feeders, layout_seed
         Homes, radial feeders and layout seed of the reference feeder (other grids ignore
-        them).
+        them, but the layout seed also seeds their homes' phases).
+    phases
+        ``"unbalanced"``, ``"balanced"`` or ``"auto"`` (module docstring).
     base_dir
         Folder a relative file path is resolved against (the scenario file's folder).
     """
@@ -58,6 +80,7 @@ class GridConfig(Config):
     n_homes: int = 184
     n_feeders: int = 5
     layout_seed: int = 1
+    phases: str = "auto"
     base_dir: str = "."
 
     @property
@@ -78,6 +101,10 @@ class GridConfig(Config):
             params = {"grid_source": str(path.resolve() if path.exists() else path)}
         elif self.grid_source != "reference":
             params = {"grid_source": self.grid_source}
+        if self.grid_source != "reference":
+            params["layout_seed"] = self.layout_seed  # it seeds the homes' phases
+        params["phases"] = self.phases
+        params.pop("base_dir", None)
         return content_key("grid", params, digest)
 
     def load(self) -> Feeder:
@@ -105,6 +132,20 @@ class SharedGrid:
         Stable ids of the buses, lines and transformers (:func:`grids.networks.feeder.element_ids`).
     network_json
         The network as pandapower JSON (``network.json`` of a run folder).
+    phases
+        ``"unbalanced"`` or ``"balanced"`` (resolved, :func:`resolve_phases`).
+    phase_codes
+        Phase of each home (0, 1, 2 for a, b, c), feeder order; None in balanced runs.
+    loadflow3
+        The three-phase engine (unbalanced runs), or None (balanced, or where it cannot
+        represent the net: then ``unsupported`` says why and pandapower's ``runpp_3ph``
+        runs).
+    net3
+        The net with the homes as asymmetric loads (unbalanced runs), else None.
+    connections
+        Two connections per home (unbalanced runs): ``[0, n)`` each home on its phase,
+        ``[n, 2n)`` each home's three-phase devices (``"abc"``), on the same row of
+        ``net3.asymmetric_load``.
     """
 
     key: str
@@ -115,6 +156,22 @@ class SharedGrid:
     line_ids: tuple[str, ...]
     trafo_ids: tuple[str, ...]
     network_json: str
+    phases: str = "balanced"
+    phase_codes: np.ndarray | None = None
+    loadflow3: UnbalancedLoadFlow | None = None
+    net3: object | None = None
+    connections: PhaseConnections | None = None
+
+    @property
+    def unbalanced(self) -> bool:
+        """Whether runs on this grid use the three-phase load flow."""
+        return self.phases == "unbalanced"
+
+    @property
+    def engine(self) -> str:
+        """The grid simulator's engine: ``"numba"`` or ``"runpp"`` (pandapower, where our
+        engine cannot represent the net; :attr:`unsupported` says why)."""
+        return "runpp" if self.unsupported is not None else "numba"
 
     @property
     def homes(self) -> pd.DataFrame:
@@ -145,16 +202,79 @@ def _compiled(net, network_json: str) -> CompiledNet:
     return compiled
 
 
-def _build(key: str, feeder: Feeder) -> SharedGrid:
+def resolve_phases(phases: str, grid_source: str, net) -> str:
+    """``"unbalanced"`` or ``"balanced"`` for a grid (``"auto"``: see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        ``phases`` is not one of :data:`PHASE_MODES`.
+    """
+    if phases not in PHASE_MODES:
+        raise ValueError(f"grid.phases: must be one of {', '.join(PHASE_MODES)} (got "
+                         f"{phases!r})")
+    if phases != "auto":
+        return phases
+    if grid_source in ("reference", "pandapower:ieee_european_lv"):
+        return "unbalanced"
+    if not grid_source.startswith(_NAMED_SOURCES[1:]) and len(
+            getattr(net, "asymmetric_load", ())):
+        return "unbalanced"
+    return "balanced"
+
+
+def home_phase_codes(feeder: Feeder, layout_seed: int) -> np.ndarray:
+    """Phase code of each home: its ``phase`` column, else the installers' rotation."""
+    homes = feeder.homes
+    if "phase" in homes:
+        return np.array([PHASE_NAMES.index(str(p)) for p in homes["phase"]], dtype=np.int64)
+    return rotating_phases(feeder.net, homes["load"].to_numpy(), seed=layout_seed)
+
+
+@lru_cache(maxsize=1)
+def _engine3_digest() -> str:
+    """What a compiled three-phase net depends on besides the net."""
+    return cache.digest(Path(compile3_mod.__file__).read_bytes(), pp.__version__,
+                        np.__version__, scipy.__version__, "phases-v1")
+
+
+def _unbalanced(feeder: Feeder, codes: np.ndarray, network_json: str):
+    """The homes' single-phase net, its connections and its compiled engine (or why not)."""
+    n = len(codes)
+    net3, one = single_phase_net(feeder.net, codes, feeder.homes["load"].to_numpy())
+    conns = PhaseConnections(np.concatenate([one.asym_row, one.asym_row]),
+                             np.concatenate([one.phase, np.full(n, 3, dtype=np.int64)]))
+    for a in (conns.asym_row, conns.phase):
+        a.setflags(write=False)
+    path = cache.cache_path("loadflow3", cache.digest(network_json, codes.tobytes(),
+                                                      _engine3_digest()))
+    compiled = cache.load(path)
+    if not isinstance(compiled, CompiledNet3):
+        try:
+            compiled = compile_net3(net3)
+        except (UnsupportedElement, GridError) as exc:
+            return net3, conns, None, str(exc)
+        cache.store(path, compiled)
+    return net3, conns, UnbalancedLoadFlow(compiled=compiled, connections=conns), None
+
+
+def _build(key: str, feeder: Feeder, cfg: GridConfig) -> SharedGrid:
     net = feeder.net
     network_json = pp.to_json(net)
+    ids = (tuple(element_ids(net.bus)), tuple(element_ids(net.line)),
+           tuple(element_ids(net.trafo)))
+    phases = resolve_phases(cfg.phases, cfg.grid_source, net)
+    if phases == "unbalanced":
+        codes = home_phase_codes(feeder, cfg.layout_seed)
+        codes.setflags(write=False)
+        net3, conns, lf3, why = _unbalanced(feeder, codes, network_json)
+        return SharedGrid(key, feeder, None, why, *ids, network_json, phases, codes, lf3,
+                          net3, conns)
     try:
         lf, why = LoadFlow(compiled=_compiled(net, network_json)), None
     except UnsupportedElement as exc:
         lf, why = None, str(exc)
-    return SharedGrid(key, feeder, lf, why, tuple(element_ids(net.bus)),
-                      tuple(element_ids(net.line)), tuple(element_ids(net.trafo)),
-                      network_json)
+    return SharedGrid(key, feeder, lf, why, *ids, network_json)
 
 
 def shared_grid(cfg: GridConfig) -> SharedGrid:
@@ -166,4 +286,4 @@ def shared_grid(cfg: GridConfig) -> SharedGrid:
         The source names nothing known or the network fails its checks.
     """
     key = cfg.key()
-    return shared("grid", key, lambda: _build(key, cfg.load()))
+    return shared("grid", key, lambda: _build(key, cfg.load(), cfg))

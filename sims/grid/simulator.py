@@ -19,16 +19,26 @@ lines and transformers in the network's row order):
 
 - inputs ``p_kw``, ``q_kvar``: every home's net power [kW, kvar], load convention (> 0 is
   consumption);
+- optional inputs ``p3_kw``, ``q3_kvar``: the part of each home's power drawn by
+  three-phase devices (unbalanced runs put a third of it on each phase, the rest on the
+  home's phase; balanced runs ignore it);
 - outputs ``vm_pu`` (buses), ``line_loading_percent`` (lines), ``trafo_p_mw``,
-  ``trafo_q_mvar`` (power into each transformer's HV side), ``trafo_loading_percent``, and the
-  scalars ``losses_mw`` (lines and transformers) and ``converged``.
+  ``trafo_q_mvar`` (power into each transformer's HV side), ``trafo_loading_percent``,
+  ``vuf_percent`` (buses: voltage unbalance factor ``|V2|/|V1|`` [%], 0 in balanced runs) and
+  the scalars ``losses_mw`` (lines and transformers) and ``converged``.
+
+Unbalanced runs (``GridConfig.phases``, :mod:`sims.grid.network`): ``vm_pu`` and
+``line_loading_percent`` carry three values per element, element-major (bus 0 a, b, c, bus 1
+a, ...); ``trafo_loading_percent`` is the most loaded phase, ``trafo_p_mw``/``trafo_q_mvar``
+the sums over the phases.
 
 Child entities (``grid.children``), one per element, with scalar attributes:
 
 - ``Load`` (eid ``Load-<net.load index>``, extra info ``home_id``, ``bus``): inputs ``p_kw``,
-  ``q_kvar`` [kW, kvar], load convention; output ``vm_pu`` of its bus;
-- ``Bus`` (``Bus-<index>``): ``vm_pu``;
-- ``Line`` (``Line-<index>``): ``loading_percent``;
+  ``q_kvar`` [kW, kvar], load convention; output ``vm_pu`` of its bus (unbalanced: of its
+  phase);
+- ``Bus`` (``Bus-<index>``): ``vm_pu`` (unbalanced: a list a, b, c);
+- ``Line`` (``Line-<index>``): ``loading_percent`` (unbalanced: a list a, b, c);
 - ``Transformer`` (``Transformer-<index>``): ``loading_percent``, ``p_mw``, ``q_mvar`` (HV
   side).
 
@@ -47,9 +57,9 @@ from sims.grid.network import GridConfig, shared_grid
 
 __all__ = ["GridSim", "META"]
 
-ARRAY_INPUTS = ("p_kw", "q_kvar")
+ARRAY_INPUTS = ("p_kw", "q_kvar", "p3_kw", "q3_kvar")
 ARRAY_OUTPUTS = ("vm_pu", "line_loading_percent", "trafo_p_mw", "trafo_q_mvar",
-                 "trafo_loading_percent", "losses_mw", "converged")
+                 "trafo_loading_percent", "vuf_percent", "losses_mw", "converged")
 CHILD_ATTRS = {
     "Load": ("p_kw", "q_kvar", "vm_pu"),
     "Bus": ("vm_pu",),
@@ -94,6 +104,11 @@ class GridSim(mosaik_api_v3.Simulator):
         self.model = GridModel.of(shared)
         n = len(feeder.homes)
         self.p_kw, self.q_kvar = np.zeros(n), np.zeros(n)
+        self.p3_kw, self.q3_kvar = np.zeros(n), np.zeros(n)
+        self.unbalanced = self.model.unbalanced
+        self.home_phase = (np.asarray(shared.phase_codes) if self.unbalanced
+                           else np.zeros(n, dtype=np.int64))
+        self.zero_vuf = np.zeros(len(net.bus))
         self.load_home = {f"Load-{idx}": j for j, idx in enumerate(feeder.homes["load"])}
         self.home_bus_row = net.bus.index.get_indexer(feeder.homes.bus.to_numpy())
         self.rows = {"Bus": {f"Bus-{b}": i for i, b in enumerate(net.bus.index)},
@@ -110,7 +125,8 @@ class GridSim(mosaik_api_v3.Simulator):
     def step(self, time, inputs, max_advance):
         for eid, attrs in inputs.items():
             if eid == "grid":
-                for name, target in (("p_kw", self.p_kw), ("q_kvar", self.q_kvar)):
+                for name, target in (("p_kw", self.p_kw), ("q_kvar", self.q_kvar),
+                                     ("p3_kw", self.p3_kw), ("q3_kvar", self.q3_kvar)):
                     vals = attrs.get(name)
                     if vals:
                         target[:] = sum(np.asarray(v, dtype=float) for v in vals.values())
@@ -120,7 +136,10 @@ class GridSim(mosaik_api_v3.Simulator):
                 self.p_kw[j] = sum(attrs["p_kw"].values())
             if "q_kvar" in attrs:
                 self.q_kvar[j] = sum(attrs["q_kvar"].values())
-        self.result = self.model.solve(self.p_kw, self.q_kvar)
+        if self.unbalanced:
+            self.result = self.model.solve(self.p_kw, self.q_kvar, self.p3_kw, self.q3_kvar)
+        else:
+            self.result = self.model.solve(self.p_kw, self.q_kvar)
         return time + self.step_size if self.step_size else None
 
     def get_data(self, outputs):
@@ -128,13 +147,18 @@ class GridSim(mosaik_api_v3.Simulator):
         data = {}
         for eid, attrs in outputs.items():
             if eid == "grid":
-                vals = {"vm_pu": r.vm_pu, "line_loading_percent": r.line_loading_percent,
+                vals = {"vm_pu": r.vm_pu.reshape(-1),
+                        "line_loading_percent": r.line_loading_percent.reshape(-1),
                         "trafo_p_mw": r.trafo_p_mw, "trafo_q_mvar": r.trafo_q_mvar,
                         "trafo_loading_percent": r.trafo_loading_percent,
+                        "vuf_percent": r.vuf_percent if r.vuf_percent is not None
+                        else self.zero_vuf,
                         "losses_mw": r.losses_mw, "converged": r.converged}
                 data[eid] = {a: vals[a] for a in attrs}
             elif eid in self.load_home:
-                vm = float(r.vm_pu[self.home_bus_row[self.load_home[eid]]])
+                j = self.load_home[eid]
+                vm = r.vm_pu[self.home_bus_row[j]]
+                vm = float(vm[self.home_phase[j]] if self.unbalanced else vm)
                 data[eid] = {a: vm for a in attrs if a == "vm_pu"}
             else:
                 kind = eid.split("-", 1)[0]
@@ -146,5 +170,6 @@ class GridSim(mosaik_api_v3.Simulator):
                 else:
                     vals = {"loading_percent": r.trafo_loading_percent[i],
                             "p_mw": r.trafo_p_mw[i], "q_mvar": r.trafo_q_mvar[i]}
-                data[eid] = {a: float(vals[a]) for a in attrs}
+                data[eid] = {a: (np.asarray(vals[a], dtype=float).tolist()
+                                 if np.ndim(vals[a]) else float(vals[a])) for a in attrs}
         return data

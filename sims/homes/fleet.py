@@ -290,13 +290,19 @@ class HomeFleet:
     def unmanaged_message(self) -> dict:
         """Day-ahead forecast of the homes without a CEMS plan, JSON-friendly, for the DSO.
 
-        ``{"day": d, "home_kw": {home_id: [kW per step]}}`` (:meth:`forecast_uncontrolled_kw`
-        from the homes' state at the start of the day).
+        ``{"day": d, "home_kw": {home_id: [kW per step]}, "home_kvar": {home_id: [kvar per
+        step]}}`` (:meth:`forecast_uncontrolled_kw` from the homes' state at the start of the
+        day; the reactive power as in operation: forecast base load and heat pump at the
+        home's power factor).
         """
         dp = self.day_plans
         rest = [i for i in range(self.n) if i not in dp.plans]
         kw = self.forecast_uncontrolled_kw(dp.day, rest)
-        return {"day": dp.day, "home_kw": {self.homes[i].home_id: kw[i].tolist() for i in rest}}
+        base_fc, _ = forecast_series(self.cfg, self.series, dp.day)
+        rows = slice(dp.day * self.spd, (dp.day + 1) * self.spd)
+        kvar = {i: (base_fc[:, i] + self.series.hp_kw[rows, i]) * self.tan_phi[i] for i in rest}
+        return {"day": dp.day, "home_kw": {self.homes[i].home_id: kw[i].tolist() for i in rest},
+                "home_kvar": {self.homes[i].home_id: kvar[i].tolist() for i in rest}}
 
     def adopt_message(self, messages: list[dict]) -> None:
         """Adopt the plans the aggregators sent back (:meth:`adopt_plans`).

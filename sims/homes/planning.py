@@ -9,11 +9,14 @@ a Dask worker, whose processes cannot have children, needs).
 from __future__ import annotations
 
 import atexit
+import math
 import threading
 
-from sims.homes.cems import CemsPool
+import numpy as np
 
-__all__ = ["POOL_MIN_HOMES", "cems_pool", "close_pools"]
+from sims.homes.cems import CemsInput, CemsPool, Plan
+
+__all__ = ["POOL_MIN_HOMES", "cems_pool", "close_pools", "plan_q_kvar"]
 
 #: Below this many CEMS homes a day is planned in-process: a worker pool costs more than it saves.
 POOL_MIN_HOMES = 16
@@ -41,3 +44,14 @@ def close_pools() -> None:
 
 
 atexit.register(close_pools)
+
+
+def plan_q_kvar(inp: CemsInput, plan: Plan) -> np.ndarray:
+    """The reactive power a CEMS home will draw with a plan [kvar per step].
+
+    As the homes in operation (:mod:`sims.homes.fleet`): the base load and the heat pump at
+    the home's power factor (lagging); PV, battery, EV and appliances at unity power factor.
+    """
+    tan_phi = math.tan(math.acos(inp.home.power_factor))
+    return (np.asarray(inp.base_kw, dtype=float) + np.asarray(plan.thermal_kw, dtype=float)) \
+        * tan_phi

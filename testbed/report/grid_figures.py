@@ -1,4 +1,5 @@
-"""Grid figures over time: transformer loading against its rating, and the voltage envelope.
+"""Grid figures over time: transformer loading against its rating, the voltage envelope (per
+phase in unbalanced runs) and, in unbalanced runs, the voltage unbalance factor.
 
 Both take one or several curves, so that a run report draws its transformers (or phases) and
 a comparison report overlays its levels with the same code.
@@ -103,6 +104,35 @@ def envelope_figure(envelopes: Sequence[Envelope], *, vm_min_pu: float, vm_max_p
     fig.update_layout(hovermode="x unified", yaxis_range=[lo - pad, hi + pad])
     if len(envelopes) > 1:  # a legend of two rows: keep it clear of the title
         fig.update_layout(margin_t=100)
+    return fig
+
+
+def vuf_figure(buses: pd.DataFrame, lv_bus_ids: Iterable[str], *, vuf_max_percent: float,
+               timezone: str, title: str = "Voltage unbalance factor of the LV buses"
+               ) -> go.Figure:
+    """Highest voltage unbalance factor ``|V2| / |V1|`` of the LV buses per step, with its limit.
+
+    Parameters
+    ----------
+    buses
+        ``buses.parquet`` of an unbalanced run (``time, bus_id, phase, vm_pu, vuf_percent``).
+    lv_bus_ids
+        The buses the limit applies to.
+    vuf_max_percent
+        The limit [%] (EN 50160: 2 %).
+    """
+    b = buses[buses.bus_id.astype(str).isin(set(map(str, lv_bus_ids)))]
+    b = b.dropna(subset=["vuf_percent"]).reset_index(drop=True)
+    worst = b.loc[b.groupby("time", sort=True).vuf_percent.idxmax()]
+    fig = new_figure(title, x_title=time_title(timezone), y_title="voltage unbalance [%]",
+                     time_axis=True)
+    fig.add_scatter(**time_x(worst.time), y=f4(worst.vuf_percent), name="highest", mode="lines",
+                    line={"width": 2, "color": PALETTE[0]},
+                    customdata=worst.bus_id.astype(str).to_numpy(),
+                    hovertemplate="%{y:.3f} % at %{customdata}")
+    limit_line(fig, vuf_max_percent, f"limit {vuf_max_percent:g} %")
+    top = max(vuf_max_percent, float(worst.vuf_percent.max()) if len(worst) else 0.0)
+    fig.update_layout(hovermode="x unified", yaxis_range=[0, 1.1 * top])
     return fig
 
 

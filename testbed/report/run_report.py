@@ -21,6 +21,7 @@ from testbed.report.grid_figures import (
     loading_figure,
     trafo_curves,
     voltage_envelopes,
+    vuf_figure,
 )
 from testbed.report.homes_figures import homes_power_figure, plan_status_figure
 from testbed.report.page import Page, ReportFigure
@@ -30,8 +31,8 @@ from testbed.report.tables import format_number, kpi_rows, kpi_unit, scenario_ro
 TEMPLATE = "run.html.j2"
 # The headline numbers at the top of a run report (those the run has).
 HEADLINE = ("grid.max_trafo_loading_percent", "grid.overload_minutes", "grid.vm_min_pu",
-            "grid.vm_max_pu", "grid.voltage_violations", "grid.losses_kwh",
-            "homes.total_bill_eur", "homes.peak_import_kw", "flex.ordered_kwh",
+            "grid.vm_max_pu", "grid.voltage_violations", "grid.vuf_max_percent",
+            "grid.losses_kwh", "homes.total_bill_eur", "homes.peak_import_kw", "flex.ordered_kwh",
             "flex.ordered_eur", "flex.orange_intervals")
 
 
@@ -52,6 +53,7 @@ def headline(kpis: dict | None) -> list[dict]:
               "grid.overload_minutes": "time above rating", "grid.vm_min_pu": "lowest voltage",
               "grid.vm_max_pu": "highest voltage",
               "grid.voltage_violations": "voltage violations (bus-steps)",
+              "grid.vuf_max_percent": "highest voltage unbalance",
               "grid.losses_kwh": "losses", "homes.total_bill_eur": "bills, all homes",
               "homes.peak_import_kw": "community peak import",
               "flex.ordered_kwh": "flexibility ordered", "flex.ordered_eur": "flexibility cost",
@@ -89,6 +91,12 @@ def run_figures(run: RunFolder) -> tuple[list[ReportFigure], list[str]]:
             title=f"Voltage envelope of the LV buses{per_phase}"),
             "Lowest and highest LV bus voltage in each step (hover: the bus); dashed: the "
             "voltage band."))
+        if "vuf_percent" in buses.columns:
+            figs.append(ReportFigure("unbalance", vuf_figure(
+                buses, lv_bus_ids(run), vuf_max_percent=getattr(s, "vuf_max_percent", 2.0),
+                timezone=tz),
+                "Highest voltage unbalance factor |V2|/|V1| of the LV buses in each step "
+                "(hover: the bus); dashed: the limit (EN 50160: 2 %)."))
     else:
         notes.append("buses.parquet: missing or empty (no voltage envelope, no map)")
     data = (map_data(run.net, buses, run.table("lines"), trafo, run.table("home_kpis"))
