@@ -122,7 +122,10 @@ def sim_config(actors_in_process: bool = True, out_dir: Path | None = None) -> d
             # not terminated by mosaik: the process ends by itself after stop, once its
             # tables are written and its CEMS workers stopped (sims.process)
             cfg[name] = {"cmd": f"%(python)s -m {module} %(addr)s", "cwd": str(ROOT),
-                         "env": env, "auto_terminate": False}
+                         "env": env, "auto_terminate": False,
+                         # a cold process imports pandapower and numba: more than mosaik's
+                         # 10 s default on a loaded machine (seen in CI under load)
+                         "connect_timeout": 120}
     return cfg
 
 

@@ -35,9 +35,12 @@ def test_default_day_writes_every_file_of_the_contract(default_run):
     assert r["homes"].shape[0] == 96 * 184
     assert {"time", "home_id", "p_kw", "q_kvar", "pv_kw", "base_kw", "ev_kw", "hp_kw",
             "battery_kw", "soc"} <= set(r["homes"].columns)
-    assert r["buses"].shape == (96 * 308, 3) and list(r["buses"].columns) == [
-        "time", "bus_id", "vm_pu"]
-    assert r["lines"].shape == (96 * 306, 3)
+    # the reference feeder runs unbalanced by default: one row per element, phase and step
+    assert r["buses"].shape == (96 * 308 * 3, 5) and list(r["buses"].columns) == [
+        "time", "bus_id", "phase", "vm_pu", "vuf_percent"]
+    assert r["lines"].shape == (96 * 306 * 3, 4) and list(r["lines"].columns) == [
+        "time", "line_id", "phase", "loading_percent"]
+    assert sorted(r["buses"].phase.unique()) == ["a", "b", "c"]
     assert {"time", "p_mw", "q_mvar", "loading_percent"} <= set(r["transformer"].columns)
     assert r["transformer"].shape[0] == 96
     assert r["grid"].converged.all()
@@ -116,11 +119,11 @@ def test_failure_mid_run_keeps_the_steps_already_computed(tmp_path, monkeypatch)
     calls = {"n": 0}
     solve = GridModel.solve
 
-    def failing(self, p_kw, q_kvar):
+    def failing(self, p_kw, q_kvar, *phase_args):
         calls["n"] += 1
         if calls["n"] == 11:
             raise RuntimeError("injected failure at step 11")
-        return solve(self, p_kw, q_kvar)
+        return solve(self, p_kw, q_kvar, *phase_args)
 
     monkeypatch.setattr(GridModel, "solve", failing)
     with pytest.raises(RuntimeError, match="injected failure at step 11"):

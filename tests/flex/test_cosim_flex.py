@@ -30,8 +30,11 @@ from ..conftest import ROOT, scenario_with
 TIGHT = {"limit": 7.0, "cems": 1.0, "pv": 0.6, "battery": 0.4}
 
 
-def _scenario(tmp_path, name: str, *, limit: float, **fields):
-    return scenario_with(tmp_path, name, n_homes=16, max_loading_percent=limit, **fields)
+def _scenario(tmp_path, name: str, *, limit: float, phases: str = "balanced", **fields):
+    # balanced: these tests check the negotiation's bookkeeping, whose numbers were
+    # hand-checked on the balanced feeder (the unbalanced case: test_unbalanced_delivery)
+    return scenario_with(tmp_path, name, n_homes=16, max_loading_percent=limit,
+                         phases=f'"{phases}"', **fields)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +92,18 @@ def test_dso_orders_flexibility_and_homes_deliver_it(runs):
     assert len(orders) > 0 and (orders.price_eur_per_kwh <= 1.0).all()
 
 
+@pytest.mark.xfail(reason="known bug, not fixed: on the unbalanced feeder with perfect "
+                   "forecasts the homes deliver 44.72 of 49.22 kWh ordered (balanced: 19.94 of "
+                   "19.94); a home's later order in a round seems to replace its earlier one",
+                   strict=True)
+def test_unbalanced_delivery_equals_orders_with_perfect_forecasts(tmp_path):
+    s = _scenario(tmp_path, "tight3", **TIGHT, phases="unbalanced", base_error=0.0,
+                  pv_error=0.0)
+    k = run_scenario(s.with_overrides(control="dso"), tmp_path / "dso", progress=False).kpis
+    assert k["flex.ordered_kwh"] > 0
+    assert k["flex.delivered_kwh"] == pytest.approx(k["flex.ordered_kwh"], rel=1e-6)
+
+
 def test_an_order_never_congests_another_interval(runs):
     """From the run's tables: the day's prognoses before and after the orders, re-checked
     with the load flow; no interval green before is congested after."""
@@ -100,7 +115,9 @@ def test_an_order_never_congests_another_interval(runs):
     after = prog.pivot(index="step", columns="home_id", values="final_kw")[cols].to_numpy()
     assert np.abs(after - before).sum() > 0  # orders changed the plans
     v0 = grid.check(grid.run(before), before).violated
-    v1 = grid.check(grid.run(after), after).violated
+    # the DSO's load flow takes the reactive power the homes' plans carry (flex_prognosis)
+    after_kvar = prog.pivot(index="step", columns="home_id", values="final_kvar")[cols]
+    v1 = grid.check(grid.run(after, after_kvar.to_numpy()), after).violated
     assert v0.any()
     assert not (v1 & ~v0).any()
     flex = runs["dso"]["flex"]

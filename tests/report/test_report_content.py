@@ -21,7 +21,8 @@ from .conftest import CHANGED_FIELDS, table_rows
 
 RUN_FIGURES = {  # key -> title, for a run at control dso
     "loading": "Transformer loading",
-    "voltage": "Voltage envelope of the LV buses",
+    "voltage": "Voltage envelope of the LV buses per phase",
+    "unbalance": "Voltage unbalance factor of the LV buses",  # the feeder runs unbalanced
     "map": "Feeder map: lowest voltage per bus, peak loading per line",
     "homes": "Homes: total power by device",
     "plans": "CEMS plans by status",
@@ -53,7 +54,7 @@ def test_run_report_has_every_figure_with_units(report_cmp):
                 assert UNIT.search(title), f"{f.key}: {title!r} has no [unit]"
     # a level without a CEMS or flexibility has the grid and homes figures only
     assert [f.key for f in build_page(report_cmp / "none").figures] == [
-        "loading", "voltage", "map", "homes"]
+        "loading", "voltage", "unbalance", "map", "homes"]
 
 
 def test_report_file_is_self_contained(report_cmp):
@@ -118,14 +119,20 @@ def test_loading_and_voltage_figures_show_the_run(report_cmp):
     buses = pd.read_parquet(run / "buses.parquet")
     lv_ids = _lv_ids(run)
     lv = buses[buses.bus_id.astype(str).isin(lv_ids)]
-    assert len(lv) == 96 * len(lv_ids) and buses.bus_id.nunique() == len(lv_ids) + 1  # no MV
-    hi, lo = page.figure("voltage").figure.data
-    by_step = lv.groupby("time").vm_pu
-    assert np.array_equal(lo.y, by_step.min().to_numpy(np.float32))
-    assert np.array_equal(hi.y, by_step.max().to_numpy(np.float32))
-    worst = lv.loc[lv.vm_pu.idxmin()]
-    step = int((worst.time - lv.time.min()) / pd.Timedelta(minutes=15))
-    assert lo.customdata[step] == worst.bus_id  # the hover names the bus
+    # unbalanced run: one row per bus, phase and step; one envelope (highest, lowest) per phase
+    assert len(lv) == 96 * 3 * len(lv_ids) and buses.bus_id.nunique() == len(lv_ids) + 1
+    traces = page.figure("voltage").figure.data
+    assert [t.name for t in traces] == [f"phase {p} {w}" for p in "abc"
+                                        for w in ("highest", "lowest")]
+    for k, phase in enumerate("abc"):
+        hi, lo = traces[2 * k], traces[2 * k + 1]
+        ph = lv[lv.phase == phase]
+        by_step = ph.groupby("time").vm_pu
+        assert np.array_equal(lo.y, by_step.min().to_numpy(np.float32))
+        assert np.array_equal(hi.y, by_step.max().to_numpy(np.float32))
+        worst = ph.loc[ph.vm_pu.idxmin()]
+        step = int((worst.time - ph.time.min()) / pd.Timedelta(minutes=15))
+        assert lo.customdata[step] == worst.bus_id  # the hover names the bus
     assert {s.y0 for s in page.figure("voltage").figure.layout.shapes} == {0.94, 1.10}
 
 
@@ -273,7 +280,7 @@ def test_incomplete_run_is_reported_with_what_it_has(report_cmp, tmp_path):
     html = write_report(run).read_text()
     assert "kpis.json: missing (run status: failed: KeyboardInterrupt: )" in html
     assert "No KPIs: the run did not complete." in html
-    assert html.count('<script type="application/json" id="data-') == 4
+    assert html.count('<script type="application/json" id="data-') == 5
 
 
 def test_default_day_report_is_at_most_5_mb(default_run, capsys):
