@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import errno
+import signal
 import sys
 from pathlib import Path
 
@@ -109,13 +110,34 @@ def _warn(line: str | None, level: str | None = None) -> None:
         print(f"cosim: warning: {f'{level}: ' if level else ''}{line}", file=sys.stderr)
 
 
+#: True when this process is the ``cosim`` command (:func:`script`), not a caller of main().
+_AS_COMMAND = False
+
+
+def script() -> None:
+    """The ``cosim`` command: :func:`main`, then exit with its code.
+
+    The stop handlers of a run stay installed after the run (``testbed.run.stop_on_signals``),
+    and once :func:`main` has returned SIGINT and SIGTERM are ignored: the results are whole
+    and the exit code is decided. The interpreter's shutdown resets every handler set from
+    Python to the system default (not one set to ``SIG_IGN``), so a Ctrl-C in that last
+    moment would otherwise kill the process with no line said (exit -2).
+    """
+    global _AS_COMMAND
+    _AS_COMMAND = True
+    code = main()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cosim`` script; returns the exit code."""
     args = _parser().parse_args(argv)
     if args.command in ("run", "compare"):
         from testbed.run import stop_on_signals
 
-        with stop_on_signals():
+        with stop_on_signals(restore=not _AS_COMMAND):
             return _run(args)
     if args.command == "report":
         return _report(args.folder, args.out, args.task_reports)
@@ -257,4 +279,4 @@ def _after_signal(code: int, out: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

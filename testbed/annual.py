@@ -9,7 +9,8 @@ weighted sum ``sum_d w_d x_d``
     Energies, costs, counts and durations: ``grid.overload_minutes``,
     ``grid.trafo_overload_minutes``, ``grid.trafo_energy_above_rating_kvah``,
     ``grid.voltage_violation_minutes``, ``grid.voltage_violations``, ``grid.losses_kwh``,
-    ``grid.nonconverged_steps``, ``homes.total_bill_eur``, ``homes.import_kwh``,
+    ``grid.nonconverged_steps``, ``grid.vuf_violation_minutes``, ``homes.total_bill_eur``,
+    ``homes.import_kwh``,
     ``homes.export_kwh``, ``homes.pv_kwh``, ``homes.demand_kwh``,
     ``homes.cems_fallback_home_days``, every ``flex.*_kwh`` and ``flex.*_eur`` (requested,
     offered, ordered, delivered, at cap, market settlement, payments, net bill, limited),
@@ -20,8 +21,9 @@ extreme over the days
     ``homes.peak_import_kw``, ``flex.rounds_max``, ``flex.loop_iterations_max``,
     ``flex.loop_iteration_limit``, ``homes.cems_homes`` (the same every day),
     ``homes.over_connection_limit_homes`` (the most homes over the limit on one typical day:
-    a lower bound of the homes over it in the year): maximum;
-    ``grid.vm_min_pu``: minimum.
+    a lower bound of the homes over it in the year), and in unbalanced runs
+    ``grid.vuf_max_percent`` and ``grid.vm_max_pu_a`` / ``_b`` / ``_c``: maximum;
+    ``grid.vm_min_pu`` and ``grid.vm_min_pu_a`` / ``_b`` / ``_c``: minimum.
 ratio of annual sums
     ``homes.self_consumption = sum w (sc pv) / sum w pv`` and ``homes.self_sufficiency =
     sum w (ss demand) / sum w demand`` (a day's self-consumed energy is its ratio times its
@@ -69,7 +71,8 @@ SUM_KEYS = frozenset({
     "grid.overload_minutes", "grid.trafo_overload_minutes",
     "grid.trafo_energy_above_rating_kvah", "grid.voltage_violation_minutes",
     "grid.voltage_violations", "grid.losses_kwh", "grid.nonconverged_steps",
-    "homes.total_bill_eur", "homes.import_kwh", "homes.export_kwh", "homes.pv_kwh",
+    "grid.vuf_violation_minutes", "homes.total_bill_eur", "homes.import_kwh",
+    "homes.export_kwh", "homes.pv_kwh",
     "homes.demand_kwh", "homes.cems_fallback_home_days", "flex.emergency_actions",
     "flex.requested_kwh", "flex.offered_kwh", "flex.ordered_kwh", "flex.delivered_kwh",
     "flex.requested_eur_at_cap", "flex.offered_eur", "flex.ordered_eur", "flex.delivered_eur",
@@ -85,8 +88,10 @@ MAX_KEYS = frozenset({
     "grid.max_trafo_loading_percent", "grid.max_line_loading_percent", "grid.vm_max_pu",
     "homes.peak_import_kw", "homes.cems_homes", "flex.rounds_max", "flex.loop_iterations_max",
     "flex.loop_iteration_limit", "homes.over_connection_limit_homes",
+    "grid.vuf_max_percent", "grid.vm_max_pu_a", "grid.vm_max_pu_b", "grid.vm_max_pu_c",
 })
-MIN_KEYS = frozenset({"grid.vm_min_pu"})
+MIN_KEYS = frozenset({"grid.vm_min_pu", "grid.vm_min_pu_a", "grid.vm_min_pu_b",
+                      "grid.vm_min_pu_c"})
 RATIO_KEYS = frozenset({"homes.self_consumption", "homes.self_sufficiency",
                         "homes.peak_to_average", "flex.share_resolved"})
 KNOWN_KEYS = SUM_KEYS | MAX_KEYS | MIN_KEYS | RATIO_KEYS | DEFERRAL_KEYS

@@ -96,21 +96,31 @@ def signal_received() -> int | None:
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
+def stop_on_signals(restore: bool = True) -> Iterator[None]:
     """SIGINT and SIGTERM stop the run at the next step boundary, within the block.
 
     The handlers set a flag and call :func:`request_stop`, nothing else (see the module
     docstring); :func:`signal_received` tells which signal came. Processes forked inside the
     block (the CEMS planning workers) inherit the handlers, so a Ctrl-C sent to the whole
-    process group does not kill them mid-plan. The previous handlers are restored after.
+    process group does not kill them mid-plan.
+
+    Parameters
+    ----------
+    restore
+        Restore the previous handlers after the block. The ``cosim`` command passes False:
+        its handlers stay until the process exits, so that a signal in the moment between
+        the end of the command and the end of the process (the interpreter shutting down)
+        cannot kill it with Python's default handler (exit -2, no line said); the results
+        are whole by then.
     """
     _SIGNALLED.clear()
     old = {s: signal.signal(s, _on_signal) for s in EXIT_SIGNAL}
     try:
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        if restore:
+            for s, h in old.items():
+                signal.signal(s, h)
 
 
 @contextlib.contextmanager

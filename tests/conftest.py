@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,18 @@ def default_run(tmp_path_factory, default_scenario):
 def default_balanced_run(tmp_path_factory):
     """The shipped default scenario with ``grid.phases = "balanced"``, run once per session."""
     out = tmp_path_factory.mktemp("runs") / "default-balanced"
-    text = DEFAULT_SCENARIO.read_text().replace("[grid]", '[grid]\nphases = "balanced"', 1)
+    text = with_phases(DEFAULT_SCENARIO.read_text(), "balanced")
     path = out.parent / "default-balanced.toml"
     path.write_text(text)
     return run_scenario(parse_scenario(text, source=path), out, progress=False)
+
+
+def with_phases(text: str, phases: str) -> str:
+    """The scenario text with ``grid.phases`` set (the shipped files say ``phases = "auto"``)."""
+    new, n = re.subn(r'^phases = "auto"', f'phases = "{phases}"', text, count=1, flags=re.M)
+    if n != 1:
+        raise AssertionError('scenario text has no `phases = "auto"` line to replace')
+    return new
 
 
 def small_scenario_text(n_homes: int = 12, days: int = 1, extra: str = "") -> str:

@@ -108,6 +108,36 @@ def test_single_phase_net_moves_loads_to_their_phase(feeder):
     assert len(net.load) == 184  # the input net is not modified
 
 
+def test_single_phase_net_table_equals_pandapowers_own_rows(feeder):
+    """The asymmetric loads, built as one table for speed, are the rows pandapower's
+    ``create_asymmetric_load`` makes one by one: same index, columns, dtypes and values (also
+    after an existing asymmetric load, and with a load left balanced)."""
+    net = copy.deepcopy(feeder.net)
+    net.load["p_mw"] = np.linspace(0.001, 0.004, len(net.load))
+    net.load["q_mvar"] = 0.0003
+    net.load.loc[7, "in_service"] = False
+    net.load.loc[9, "scaling"] = 0.25
+    pp.create_asymmetric_load(net, bus=int(net.load.at[0, "bus"]), p_a_mw=0.001, name="x")
+    loads = feeder.homes["load"].to_numpy()[1:]  # load 0 stays balanced
+    phases = list(feeder.homes["phase"])[1:]
+    phases[4] = "abc"
+    net3, conns = single_phase_net(net, phases, loads)
+    ref = copy.deepcopy(net)
+    rows = []
+    for j, label in enumerate(loads):
+        r = ref.load.loc[label]
+        share = np.full(3, 1 / 3) if phases[j] == "abc" else np.eye(3)["abc".index(phases[j])]
+        rows.append(pp.create_asymmetric_load(
+            ref, bus=int(r["bus"]), p_a_mw=r["p_mw"] * share[0], p_b_mw=r["p_mw"] * share[1],
+            p_c_mw=r["p_mw"] * share[2], q_a_mvar=r["q_mvar"] * share[0],
+            q_b_mvar=r["q_mvar"] * share[1], q_c_mvar=r["q_mvar"] * share[2], name=r["name"],
+            scaling=float(r["scaling"]), in_service=bool(r["in_service"]), type="wye"))
+    ref.load = ref.load.drop(index=loads)
+    pd.testing.assert_frame_equal(net3.asymmetric_load, ref.asymmetric_load)
+    pd.testing.assert_frame_equal(net3.load, ref.load)
+    assert list(conns.asym_row) == rows
+
+
 def test_simbench_loads_put_on_phases_by_feeder():
     net3, conns = simbench_case("1-LV-semiurb4--0-sw")
     counts = np.bincount(conns.phase, minlength=3)

@@ -105,9 +105,11 @@ runpy.run_path({cosim!r}, run_name="__main__")
 
 def test_cosim_run_on_a_full_disk_is_one_line_and_nothing_after(tmp_path):
     """A real run whose disk fills at the 13th Parquet write (the third flush): before, a
-    90-line double traceback and mosaik's "AsyncWorld was never shut down" warning."""
+    90-line double traceback and mosaik's "AsyncWorld was never shut down" warning. Three
+    days: one day of 12 homes steps faster than its parts are written, and the parts still
+    queued when a run ends are not written (the final files hold every step)."""
     scenario = tmp_path / "s.toml"
-    scenario.write_text(small_scenario_text(n_homes=12))
+    scenario.write_text(small_scenario_text(n_homes=12, days=3))
     out = tmp_path / "run"
     code = INJECT.format(n=12, cosim=str(ROOT / "cosim.py"))
     proc = subprocess.run([sys.executable, "-c", code, "run", "--scenario", str(scenario),
@@ -123,5 +125,5 @@ def test_cosim_run_on_a_full_disk_is_one_line_and_nothing_after(tmp_path):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["status"] == "failed" and meta["error"].startswith("DiskFull: ")
     steps = {t: pd.read_parquet(out / f"{t}.parquet").time.nunique() for t in TABLES}
-    assert len(set(steps.values())) == 1 and 0 < steps["grid"] < 96, steps
+    assert len(set(steps.values())) == 1 and 0 < steps["grid"] < 3 * 96, steps
     assert list(out.rglob("*.tmp")) == []

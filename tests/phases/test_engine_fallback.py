@@ -14,7 +14,7 @@ from testbed.prepared import prepare
 from testbed.run import run_scenario
 from testbed.scenario import parse_scenario
 
-from ..conftest import small_scenario_text
+from ..conftest import small_scenario_text, with_phases
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def _scenario(path, control: str, phases: str | None = None):
         text = text.replace("step_s = 900", "step_s = 3600").replace(
             "smart_appliances = 0.5", "smart_appliances = 0.0")
     if phases:
-        text = text.replace("[grid]", f'[grid]\nphases = "{phases}"')
+        text = with_phases(text, phases)
     src = path.parent / f"{control}-{phases}.toml"
     src.write_text(text)
     return parse_scenario(text, source=src)

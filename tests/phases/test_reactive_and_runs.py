@@ -12,7 +12,7 @@ from testbed.run import run_scenario
 from testbed.scenario import ScenarioError, parse_scenario
 from testbed.world import dso_grid_of
 
-from ..conftest import small_scenario_text
+from ..conftest import small_scenario_text, with_phases
 
 
 def _scenario(tmp_path, name: str, *, control: str = "none", phases: str | None = None,
@@ -20,7 +20,7 @@ def _scenario(tmp_path, name: str, *, control: str = "none", phases: str | None 
     text = small_scenario_text(n_homes=n_homes).replace('control = "none"',
                                                         f'control = "{control}"')
     if phases:
-        text = text.replace("[grid]", f'[grid]\nphases = "{phases}"')
+        text = with_phases(text, phases)
     if perfect:
         text = text.replace("base_error = 0.1", "base_error = 0.0").replace(
             "pv_error = 0.15", "pv_error = 0.0")
@@ -40,7 +40,7 @@ def dso_run(tmp_path_factory):
 def test_bad_phases_and_vuf_limit_are_one_line_errors(tmp_path):
     text = small_scenario_text()
     for old, new, field, value in (
-            ("[grid]", '[grid]\nphases = "split"', "grid.phases", "'split'"),
+            ('phases = "auto"', 'phases = "split"', "grid.phases", "'split'"),
             ("[limits]", "[limits]\nvuf_max_percent = 0", "limits.vuf_max_percent", "0")):
         with pytest.raises(ScenarioError) as exc:
             parse_scenario(text.replace(old, new), source=tmp_path / "bad.toml")
