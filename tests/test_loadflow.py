@@ -349,7 +349,7 @@ def test_kernels_without_jit():
     """The ``small`` tests pass with the kernels as plain Python (NUMBA_DISABLE_JIT=1)."""
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider",
          str(Path(__file__)), "-k", "small and not newton_fallback"],
         env=env, capture_output=True, text=True, timeout=600,
         cwd=str(Path(__file__).parent.parent))
