@@ -166,13 +166,16 @@ def build_world(scenario: Scenario, out_dir: Path, *, prepared: PreparedRun | No
     scenario
         The validated scenario.
     out_dir
-        The run folder.
+        The run folder. The simulators get it as an absolute path: those in their own
+        process (``--actors process``) run in another working directory, and a relative
+        folder would put their tables there.
     prepared
         The scenario's :func:`testbed.prepared.prepare` (made, or found, if None).
     options
         How to build it (:class:`WorldOptions`); ``debug`` and ``flush_every`` override its
         fields of the same names.
     """
+    out_dir = Path(out_dir).resolve()
     options = options or WorldOptions()
     debug = debug or options.debug
     flush_every = flush_every or options.flush_every or max(1, 3600 // scenario.step_s)

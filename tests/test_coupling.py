@@ -4,6 +4,7 @@ aggregators and DSO in this process or in their own."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -101,3 +102,16 @@ def test_profiles_simulator_serves_the_fleets_series(tmp_path):
             want = getattr(series, attr)[k]
             assert [got[attr][h] for h in ids] == want.tolist(), (k, attr)
     assert series.base_kw[:3].sum() > 0
+
+
+def test_actor_processes_write_into_a_relative_run_folder(tmp_path, monkeypatch):
+    """``--out run`` with ``--actors process``: the aggregator and DSO processes work in
+    another directory; before, they wrote their tables there and the run failed at its end
+    (FileNotFoundError: 'run/flex_dayahead.parquet')."""
+    s = scenario_with(tmp_path, "rel", n_homes=12, control='"market"')
+    monkeypatch.chdir(tmp_path)
+    res = run_scenario(s, Path("run"), progress=False,
+                       options=WorldOptions(actors_in_process=False))
+    assert (tmp_path / "run" / "flex_dayahead.parquet").is_file()
+    assert res.kpis["flex.congested_intervals_dayahead"] >= 0
+    assert not (ROOT / "run").exists()
