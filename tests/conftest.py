@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -35,12 +34,21 @@ def default_balanced_run(tmp_path_factory):
     return run_scenario(parse_scenario(text, source=path), out, progress=False)
 
 
+def set_fields(text: str, **fields) -> str:
+    """Scenario text with the first ``key = ...`` line of each field replaced by
+    ``key = value`` (values as TOML text); a key without such a line is an error."""
+    lines = text.splitlines()
+    for key, value in fields.items():
+        i = next((i for i, line in enumerate(lines) if line.startswith(f"{key} = ")), None)
+        if i is None:
+            raise AssertionError(f"scenario text has no `{key} = ` line to replace")
+        lines[i] = f"{key} = {value}  # test"
+    return "\n".join(lines) + "\n"
+
+
 def with_phases(text: str, phases: str) -> str:
     """The scenario text with ``grid.phases`` set (the shipped files say ``phases = "auto"``)."""
-    new, n = re.subn(r'^phases = "auto"', f'phases = "{phases}"', text, count=1, flags=re.M)
-    if n != 1:
-        raise AssertionError('scenario text has no `phases = "auto"` line to replace')
-    return new
+    return set_fields(text, phases=f'"{phases}"')
 
 
 def small_scenario_text(n_homes: int = 12, days: int = 1, extra: str = "") -> str:
@@ -72,10 +80,6 @@ def scenario_with(tmp_path: Path, name: str, *, n_homes: int = 20, **fields):
     fields
         Keys of the scenario file (without their table) and the values to write.
     """
-    lines = small_scenario_text(n_homes=n_homes).splitlines()
-    for key, value in fields.items():
-        i = next(i for i, line in enumerate(lines) if line.startswith(f"{key} = "))
-        lines[i] = f"{key} = {value}  # test"
     path = tmp_path / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(set_fields(small_scenario_text(n_homes=n_homes), **fields))
     return load_scenario(path)

@@ -112,6 +112,8 @@ def test_actor_processes_write_into_a_relative_run_folder(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     res = run_scenario(s, Path("run"), progress=False,
                        options=WorldOptions(actors_in_process=False))
-    assert (tmp_path / "run" / "flex_dayahead.parquet").is_file()
-    assert res.kpis["flex.congested_intervals_dayahead"] >= 0
+    assert res.out_dir.resolve() == tmp_path / "run"
+    for table in ("flex_dayahead", "flex_prognosis", "dso_operation"):
+        assert (tmp_path / "run" / f"{table}.parquet").is_file(), table
+    assert json.loads((tmp_path / "run" / "meta.json").read_text())["status"] == "complete"
     assert not (ROOT / "run").exists()

@@ -166,8 +166,8 @@ def single_phase_net(net, phase, loads=None):
     conns = PhaseConnections.of(np.zeros(len(loads), np.int64), phase)
     out = copy.deepcopy(net)
     # The rows are built as one table, not with pandapower's create_asymmetric_load per load:
-    # that call costs about 5 ms (it re-types the whole table each time), 1 s for 184 homes
-    # at the start of every run. The columns, dtypes and index (after the highest existing)
+    # that call re-types the whole table each time, and for 184 homes it cost about 2.8 s at
+    # the start of every unbalanced run. The columns, dtypes and index (after the highest existing)
     # are those create_asymmetric_load gives (tests/phases: the same table as the per-row
     # calls).
     src = out.load.loc[loads]
@@ -198,4 +198,4 @@ def single_phase_net(net, phase, loads=None):
     new = new.astype(table.dtypes.to_dict())
     out.asymmetric_load = new if table.empty else pd.concat([table, new])
     out.load = out.load.drop(index=loads)
-    return out, PhaseConnections(np.asarray(rows, dtype=np.int64), conns.phase)
+    return out, PhaseConnections(rows, conns.phase)
