@@ -31,8 +31,11 @@ Select
 
     This greedy search is not guaranteed to find the cheapest set (a covering problem), but
     every set it orders has been checked with the full-day load flow, including the offers'
-    rebound. Cost: ``n_offers * n_congested`` steps in one batch, then one day (``n_steps``
-    steps) per offer tried and per offer pruned.
+    rebound. Each step's load flow depends on that step's power alone, so a trial runs only
+    the steps its offer changes and keeps the day's severity elsewhere (the same numbers as a
+    full-day run). Cost: in 1, one batch of the congested steps each offer changes; in 3 and
+    4, the steps each tried or pruned offer changes (2.8x fewer steps than full days on the
+    congested winter day, identical KPIs).
 """
 
 from __future__ import annotations
@@ -250,11 +253,85 @@ class Selection:
         return float(sum(o.cost_eur for o in self.orders))
 
 
-def _apply(grid: DsoGrid, base: np.ndarray, offers: Sequence[FlexOffer]) -> np.ndarray:
-    kw = base.copy()
+def _apply(grid: DsoGrid, base: np.ndarray, offers: Sequence[FlexOffer],
+           steps: np.ndarray | None = None) -> np.ndarray:
+    """``base`` with the offers' deltas added (only the rows ``steps`` if given)."""
+    kw = base.copy() if steps is None else base[steps]
     for o in offers:
-        kw[:, grid.column(o.home_id)] += o.delta_kw
+        kw[:, grid.column(o.home_id)] += o.delta_kw if steps is None else o.delta_kw[steps]
     return kw
+
+
+#: Trials evaluated per load-flow call in the greedy search and the pruning (the next
+#: candidates in order). A trial is judged against the day as it stands; when one is kept,
+#: the evaluated trials whose steps it changed are evaluated again, the others stay valid.
+#: Measured on the congested winter day at control dso (5 rounds; load-flow steps, chunks of
+#: 64 lanes): 1 -> 27,057 steps in 572 calls (786 chunks), 2 -> 31,017 in 379 (683), 4 ->
+#: 40,482 in 297 (786), 8 -> 61,205 in 268 (1,102): offers overlap in time, so most trials
+#: after a kept one are stale; 2 fills the engine's lanes best.
+_BLOCK = 2
+
+
+@dataclass
+class _Day:
+    """A day of the homes' power being searched, with the severity of each of its steps."""
+
+    kw: np.ndarray
+    excess: np.ndarray
+    violated: np.ndarray
+
+
+class _Trials:
+    """Trials of changes to a :class:`_Day`, evaluated in batches and re-run only where the
+    day changed under them.
+
+    A trial changes the homes' power at some steps (``rows`` at ``steps``). Each step's load
+    flow depends on that step's power alone, so a trial's full-day severity is the day's with
+    its steps replaced, and it stays valid while the day does not change at those steps.
+    """
+
+    def __init__(self, grid: DsoGrid, q: np.ndarray | None, day: _Day):
+        self.grid, self.q, self.day = grid, q, day
+        self._done: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.load_flow_steps = 0
+
+    def evaluate(self, keys: Sequence[int], make) -> None:
+        """Evaluate, in one load flow, the trials ``keys`` not evaluated yet;
+        ``make(key) -> (steps, rows)``."""
+        need = [(k, *make(k)) for k in keys if k not in self._done]
+        idx = np.concatenate([st for _, st, _ in need]) if need else np.zeros(0, int)
+        if idx.size:
+            kw = np.concatenate([rows for _, _, rows in need])
+            q = None if self.q is None else self.q[idx]
+            exc, vio = self.grid.severity(self.grid.run(kw, q))
+            self.load_flow_steps += idx.size
+        a = 0
+        for k, st, rows in need:
+            self._done[k] = (st, rows, exc[a:a + st.size] if st.size else np.zeros(0),
+                             vio[a:a + st.size] if st.size else np.zeros(0, bool))
+            a += st.size
+
+    def outcome(self, key: int) -> tuple[np.ndarray, np.ndarray]:
+        """Full-day ``(excess, violated)`` of an evaluated trial."""
+        st, _, e_st, v_st = self._done[key]
+        e, v = self.day.excess.copy(), self.day.violated.copy()
+        e[st], v[st] = e_st, v_st
+        return e, v
+
+    def apply(self, key: int) -> None:
+        """Make a trial part of the day; forget the trials it invalidates."""
+        st, rows, e_st, v_st = self._done.pop(key)
+        d = self.day
+        d.kw[st], d.excess[st], d.violated[st] = rows, e_st, v_st
+        changed = np.zeros(d.excess.size, dtype=bool)
+        changed[st] = True
+        for k in [k for k, t in self._done.items() if changed[t[0]].any()]:
+            del self._done[k]
+
+
+def _changed_steps(offer: FlexOffer) -> np.ndarray:
+    """Steps where an offer moves the home's power (the only ones a trial must re-run)."""
+    return np.flatnonzero(offer.delta_kw != 0)
 
 
 def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
@@ -287,17 +364,26 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
               and o.delta_kw.size == n]
     if cong.size == 0 or not offers:
         return none
-    # 1. each offer alone, on the congested steps
-    batch = np.tile(base[cong], (len(offers), 1))
-    for i, o in enumerate(offers):
-        batch[i * cong.size:(i + 1) * cong.size, grid.column(o.home_id)] += o.delta_kw[cong]
+    # 1. each offer alone, on the congested steps (only those it changes are run)
     q = val.home_kvar
-    res = grid.run(batch, None if q is None else np.tile(q[cong], (len(offers), 1)))
-    lf_steps += batch.shape[0]
-    chk = grid.check(res, batch)
-    exc = chk.excess.reshape(len(offers), cong.size).sum(axis=1)
-    base_exc = float(val.check.excess[cong].sum())
-    relief = base_exc - exc
+    base_cong = val.check.excess[cong]
+    moved = [np.flatnonzero(o.delta_kw[cong] != 0) for o in offers]
+    rows = np.concatenate([cong[m] for m in moved])
+    batch = base[rows]
+    a = 0
+    for o, m in zip(offers, moved, strict=True):
+        batch[a:a + m.size, grid.column(o.home_id)] += o.delta_kw[cong[m]]
+        a += m.size
+    exc_rows = (grid.severity(grid.run(batch, None if q is None else q[rows]))[0]
+                if rows.size else np.zeros(0))
+    lf_steps += rows.size
+    relief = np.empty(len(offers))
+    a = 0
+    for i, m in enumerate(moved):
+        e = base_cong.copy()
+        e[m] = exc_rows[a:a + m.size]
+        relief[i] = float(base_cong.sum()) - float(e.sum())
+        a += m.size
     helpful = [k for k in range(len(offers)) if relief[k] > config.tol_excess]
     if not helpful:
         return Selection((), False, val, {}, lf_steps)
@@ -306,53 +392,72 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
     ranked = helpful[: config.max_candidates]
     relief_by_id = {offers[k].offer_id: float(relief[k]) for k in ranked}
     # 3. greedy: add offers in rank order, each kept only if the whole day's load flow shows
-    #    less excess and no violation in a step that was green; stop once the day is clear
+    #    less excess and no violation in a step that was green; stop once the day is clear.
+    #    A trial re-runs only the steps its offer changes, _BLOCK trials per call.
     green_before = ~val.check.violated
-    cum = base.copy()
-    cum_exc = float(val.check.excess.sum())
+    day = _Day(base.copy(), val.check.excess.copy(), val.check.violated.copy())
+    added = _Trials(grid, q, day)
+
+    def add(k: int) -> tuple[np.ndarray, np.ndarray]:
+        st = _changed_steps(offers[k])
+        return st, _apply(grid, day.kw, [offers[k]], st)
+
+    cum_exc = float(day.excess.sum())
     sel: list[int] = []
     clear = False
     homes: set[str] = set()
-    for k in ranked:
-        if offers[k].home_id in homes:  # one order per home and round
-            continue
-        trial = cum + _offer_matrix(grid, offers[k], n)
-        c = grid.check(grid.run(trial, q), trial)
-        lf_steps += n
-        if (c.violated & green_before).any():
-            continue
-        exc = float(c.excess.sum())
-        if exc < cum_exc - config.tol_excess or not c.violated.any():
-            cum, cum_exc = trial, exc
-            sel.append(k)
-            homes.add(offers[k].home_id)
-            if not c.violated.any():
-                clear = True
+    pos = 0
+    while pos < len(ranked) and not clear:
+        nxt = [j for j in range(pos, len(ranked))
+               if offers[ranked[j]].home_id not in homes][:_BLOCK]  # one order per home
+        if not nxt:
+            break
+        added.evaluate([ranked[j] for j in nxt], add)
+        pos = nxt[-1] + 1
+        for j in nxt:
+            k = ranked[j]
+            e, v = added.outcome(k)
+            if (v & green_before).any():
+                continue
+            exc_k = float(e.sum())
+            if exc_k < cum_exc - config.tol_excess or not v.any():
+                added.apply(k)
+                cum_exc = exc_k
+                sel.append(k)
+                homes.add(offers[k].home_id)
+                clear = not v.any()
+                pos = j + 1
                 break
+    lf_steps += added.load_flow_steps
     if not sel:
         return Selection((), False, val, relief_by_id, lf_steps)
     # 4. prune: drop the most expensive offers while the result stays as good
-    for k in sorted(sel, key=lambda k: -offers[k].cost_eur):
-        if len(sel) == 1:
-            break
-        rest = [j for j in sel if j != k]
-        kw = _apply(grid, base, [offers[j] for j in rest])
-        c = grid.check(grid.run(kw, q), kw)
-        lf_steps += n
-        if clear:
-            ok = not c.violated.any()
-        else:
-            ok = not (c.violated & green_before).any() and \
-                float(c.excess.sum()) <= cum_exc + config.tol_excess
-        if ok:
-            sel = rest
+    todo = sorted(sel, key=lambda k: -offers[k].cost_eur)
+    dropped = _Trials(grid, q, day)
+
+    def drop(k: int) -> tuple[np.ndarray, np.ndarray]:
+        st = _changed_steps(offers[k])
+        return st, _apply(grid, base, [offers[j] for j in sel if j != k], st)
+
+    pos = 0
+    while pos < len(todo) and len(sel) > 1:
+        nxt = todo[pos:pos + _BLOCK]
+        dropped.evaluate(nxt, drop)
+        pos += len(nxt)
+        for i, k in enumerate(nxt):
+            e, v = dropped.outcome(k)
+            if clear:
+                ok = not v.any()
+            else:
+                ok = not (v & green_before).any() and \
+                    float(e.sum()) <= cum_exc + config.tol_excess
+            if ok:
+                dropped.apply(k)
+                sel = [j for j in sel if j != k]
+                pos -= len(nxt) - i - 1
+                break
+    lf_steps += dropped.load_flow_steps
     wi = validate_home_kw(grid, _apply(grid, base, [offers[k] for k in sel]), q)
     lf_steps += n
     orders = tuple(FlexOrder.of(offers[k], round) for k in sel)
     return Selection(orders, wi.clear, wi, relief_by_id, lf_steps)
-
-
-def _offer_matrix(grid: DsoGrid, offer: FlexOffer, n: int) -> np.ndarray:
-    m = np.zeros((n, grid.n_homes))
-    m[:, grid.column(offer.home_id)] = offer.delta_kw
-    return m

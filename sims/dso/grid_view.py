@@ -252,6 +252,12 @@ class DsoGrid:
         """Check a load-flow result against the limits (:func:`sims.dso.limits.check`)."""
         return _limits.check(self, res, home_kw, step0, steps, limits)
 
+    def severity(self, res: LoadFlowResult, limits: GridLimits | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Severity and violated flag per step, without the violations
+        (:func:`sims.dso.limits.severity`)."""
+        return _limits.severity(self, res, limits)
+
     def relief_needed_kw(self, home_kw: np.ndarray, violations: Sequence[Violation],
                          margin: float = 1.1, probe_kw: float = 1.0,
                          home_kvar: np.ndarray | None = None) -> np.ndarray:

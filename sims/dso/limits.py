@@ -29,7 +29,7 @@ from grids.balanced.loadflow import LoadFlowResult
 from sims.usef import Direction
 
 __all__ = ["NOT_CONVERGED_EXCESS", "VOLTAGE_WEIGHT", "GridLimits", "StepCheck", "Violation",
-           "check"]
+           "check", "severity"]
 
 VOLTAGE_WEIGHT = 10.0
 NOT_CONVERGED_EXCESS = 10.0
@@ -136,7 +136,7 @@ def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
     kw = np.atleast_2d(home_kw)
     n = res.n_steps
     label = np.arange(n) + step0 if steps is None else np.asarray(steps)
-    excess = np.zeros(n)
+    excess, violated = severity(grid, res, lim)
     out: list[Violation] = []
     conv = res.converged
     ml = lim.max_loading_percent
@@ -146,14 +146,12 @@ def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
 
     tl = np.nan_to_num(res.trafo_loading_percent)
     over = np.maximum(tl - ml, 0.0)
-    excess += over.sum(axis=1) / 100.0
     for r, t in zip(*np.nonzero(over > 0), strict=True):
         out.append(Violation(int(label[r]), "transformer", int(grid.trafo_index[t]),
                              float(tl[r, t]), ml, grid.trafo_points[t],
                              flow_dir(grid.trafo_down[t], r)))
     ll = np.nan_to_num(res.line_loading_percent)
     over = np.maximum(ll - ml, 0.0)
-    excess += over.sum(axis=1) / 100.0
     rows = np.flatnonzero(over.max(axis=1, initial=0.0) > 0)
     for r in rows:
         # worst line per congestion point and direction
@@ -165,19 +163,7 @@ def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
         for (pt, d), j in worst.items():
             out.append(Violation(int(label[r]), "line", int(grid.line_index[j]),
                                  float(ll[r, j]), ml, pt, d))
-    vlo = getattr(res, "vm_min_pu", None)
-    vhi = getattr(res, "vm_max_pu", None)
-    vlo = res.vm_pu if vlo is None else vlo
-    vhi = res.vm_pu if vhi is None else vhi
-    low = np.where(np.isnan(vlo), 0.0, np.maximum(lim.vm_min_pu - vlo, 0.0))
-    high = np.where(np.isnan(vhi), 0.0, np.maximum(vhi - lim.vm_max_pu, 0.0))
-    checks = [(low, vlo, "undervoltage", lim.vm_min_pu, 1.0),
-              (high, vhi, "overvoltage", lim.vm_max_pu, 1.0)]
-    vuf = getattr(res, "vuf_percent", None)
-    if vuf is not None:
-        dev_u = np.where(np.isnan(vuf), 0.0, np.maximum(vuf - lim.vuf_max_percent, 0.0))
-        checks.append((dev_u, vuf, "unbalance", lim.vuf_max_percent, 0.01))
-    for dev, val, kind, limit, unit in checks:
+    for dev, val, kind, limit in _voltage_checks(res, lim):
         for r in np.flatnonzero(dev.max(axis=1, initial=0.0) > 0):
             worst_b: dict[str, int] = {}
             for b in np.flatnonzero(dev[r] > 0):
@@ -185,7 +171,6 @@ def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
                 if pt not in worst_b or dev[r, b] > dev[r, worst_b[pt]]:
                     worst_b[pt] = b
             for pt, b in worst_b.items():
-                excess[r] += VOLTAGE_WEIGHT * dev[r, b] * unit
                 if kind == "undervoltage":
                     d = Direction.DOWN
                 elif kind == "overvoltage":
@@ -195,9 +180,78 @@ def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
                 out.append(Violation(int(label[r]), kind, int(grid.bus_index[b]),
                                      float(val[r, b]), limit, pt, d))
     for r in np.flatnonzero(~conv):
-        excess[r] += NOT_CONVERGED_EXCESS
         d = Direction.DOWN if kw[r].sum() >= 0 else Direction.UP
         out.append(Violation(int(label[r]), "not_converged", -1, float("nan"), float("nan"),
                              grid.root_point, d))
     out.sort(key=lambda v: (v.step, v.kind, v.congestion_point))
-    return StepCheck(tuple(out), excess, (excess > 0) | ~conv)
+    return StepCheck(tuple(out), excess, violated)
+
+
+def severity(grid, res: LoadFlowResult, limits: GridLimits | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Severity of each step and whether a limit is exceeded, without the violations.
+
+    The numbers :func:`check` reports as ``excess`` and ``violated`` (it calls this), in array
+    operations only: the offer search of :func:`sims.dso.congestion.select_offers` evaluates
+    thousands of steps and needs no more than these.
+
+    Parameters
+    ----------
+    grid
+        The DSO's grid (element order, congestion points, its limits).
+    res
+        Result of :meth:`sims.dso.grid_view.DsoGrid.run`.
+    limits
+        Limits to check instead of the grid's.
+
+    Returns
+    -------
+    excess : numpy.ndarray
+        ``[n_steps]`` severity [-] (see the module docstring).
+    violated : numpy.ndarray
+        ``[n_steps]`` bool: some limit is exceeded or the load flow did not converge.
+    """
+    lim = limits or grid.limits
+    ml = lim.max_loading_percent
+    conv = np.asarray(res.converged)
+    excess = np.maximum(np.nan_to_num(res.trafo_loading_percent) - ml, 0.0).sum(axis=1) / 100.0
+    excess += np.maximum(np.nan_to_num(res.line_loading_percent) - ml, 0.0).sum(axis=1) / 100.0
+    groups = _bus_groups(grid)
+    for dev, _val, kind, _limit in _voltage_checks(res, lim):
+        unit = 0.01 if kind == "unbalance" else 1.0
+        for buses in groups:  # the worst bus of each congestion point
+            excess += VOLTAGE_WEIGHT * dev[:, buses].max(axis=1) * unit
+    excess[~conv] += NOT_CONVERGED_EXCESS
+    return excess, (excess > 0) | ~conv
+
+
+def _voltage_checks(res, lim: GridLimits) -> list[tuple[np.ndarray, np.ndarray, str, float]]:
+    """``(deviation beyond the limit >= 0, value, kind, limit)`` of each voltage check,
+    ``[n_steps, n_bus]`` arrays (0 where a value is NaN)."""
+    vlo = getattr(res, "vm_min_pu", None)
+    vhi = getattr(res, "vm_max_pu", None)
+    vlo = res.vm_pu if vlo is None else vlo
+    vhi = res.vm_pu if vhi is None else vhi
+    with np.errstate(invalid="ignore"):
+        low = np.where(np.isnan(vlo), 0.0, np.maximum(lim.vm_min_pu - vlo, 0.0))
+        high = np.where(np.isnan(vhi), 0.0, np.maximum(vhi - lim.vm_max_pu, 0.0))
+        out = [(low, vlo, "undervoltage", lim.vm_min_pu),
+               (high, vhi, "overvoltage", lim.vm_max_pu)]
+        vuf = getattr(res, "vuf_percent", None)
+        if vuf is not None:
+            dev_u = np.where(np.isnan(vuf), 0.0, np.maximum(vuf - lim.vuf_max_percent, 0.0))
+            out.append((dev_u, vuf, "unbalance", lim.vuf_max_percent))
+    return out
+
+
+def _bus_groups(grid) -> tuple[np.ndarray, ...]:
+    """Bus rows of each congestion point (cached on the grid)."""
+    groups = getattr(grid, "_bus_groups_cache", None)
+    if groups is None:
+        points = np.asarray(grid.bus_point, dtype=object)
+        groups = tuple(np.flatnonzero(points == pt) for pt in dict.fromkeys(grid.bus_point))
+        try:
+            grid._bus_groups_cache = groups
+        except AttributeError:  # a frozen grid-like object: recomputed each call
+            pass
+    return groups
