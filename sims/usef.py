@@ -11,6 +11,9 @@ Conventions
 * A congestion point is a string: ``"transformer"`` (all homes behind the MV/LV transformer;
   ``"transformer-<idx>"`` if the net has several) or ``"feeder-<k>"`` (the homes of the k-th
   feeder leaving the LV board, numbered from 1); see :class:`sims.dso.congestion.DsoGrid`.
+  In unbalanced grids a feeder also has one point per phase, ``"feeder-<k>/a"`` (``b``,
+  ``c``): the homes of the feeder connected to that phase, where a voltage violation of one
+  phase is relieved (:func:`phase_point`).
 
 Arrays stored in the messages are made read-only, so a message cannot change after it is sent.
 """
@@ -34,6 +37,7 @@ __all__ = [
     "TRANSFORMER",
     "feeder_point",
     "from_dict",
+    "phase_point",
     "to_dict",
 ]
 
@@ -44,6 +48,11 @@ TRANSFORMER = "transformer"
 def feeder_point(k: int) -> str:
     """Name of the congestion point of the ``k``-th feeder (1-based)."""
     return f"feeder-{k}"
+
+
+def phase_point(point: str, phase: int) -> str:
+    """Name of the congestion point of one phase (0, 1, 2 for a, b, c) of a feeder's point."""
+    return f"{point}/{'abc'[phase]}"
 
 
 def _frozen(a, n: int | None = None) -> np.ndarray:

@@ -13,10 +13,14 @@ step whose load flow did not converge counts ``NOT_CONVERGED_EXCESS``.
 
 Per phase (unbalanced runs): a result that carries ``vm_min_pu`` and ``vm_max_pu`` (``[n_steps,
 n_bus]``: the lowest and highest phase voltage of each bus) is checked on them, so the band
-holds on every phase; its ``line_loading_percent`` is that of the most loaded phase; its
-``vuf_percent`` (``[n_steps, n_bus]``) is checked against ``vuf_max_percent`` (violation kind
-``"unbalance"``; its direction is that of the net power of the congestion point's homes).
-A balanced result (no such attributes) is checked as before, without an unbalance check.
+holds on every phase; an under- or over-voltage of a feeder is placed on the phase it occurs
+on (congestion point ``"feeder-k/a"``: the feeder's homes on that phase, whose power moves that
+phase's voltage most; homes on the other phases move it the other way, through the coupling of
+the phases) and its severity counts the worst bus of each phase; its
+``line_loading_percent`` is that of the most loaded phase; its ``vuf_percent`` (``[n_steps,
+n_bus]``) is checked against ``vuf_max_percent`` (violation kind ``"unbalance"``; its direction
+is that of the net power of the congestion point's homes). A balanced result (no such
+attributes) is checked as before, without an unbalance check.
 """
 
 from __future__ import annotations
@@ -81,6 +85,9 @@ class Violation:
         Where flexibility helps (see :mod:`sims.usef`).
     direction
         Which way the homes' power must move to relieve it.
+    phase
+        Phase of a voltage violation in an unbalanced grid (0, 1, 2 for a, b, c; its
+        congestion point is that phase's homes of the feeder), -1 otherwise.
     """
 
     step: int
@@ -90,6 +97,7 @@ class Violation:
     limit: float
     congestion_point: str
     direction: Direction
+    phase: int = -1
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,11 @@ def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
         for (pt, d), j in worst.items():
             out.append(Violation(int(label[r]), "line", int(grid.line_index[j]),
                                  float(ll[r, j]), ml, pt, d))
+    per_phase = np.ndim(res.vm_pu) == 3 and hasattr(grid, "congestion")
     for dev, val, kind, limit in _voltage_checks(res, lim):
+        if per_phase and kind != "unbalance":
+            out += _phase_voltage_violations(grid, res, lim, kind, label)
+            continue
         for r in np.flatnonzero(dev.max(axis=1, initial=0.0) > 0):
             worst_b: dict[str, int] = {}
             for b in np.flatnonzero(dev[r] > 0):
@@ -185,6 +197,31 @@ def check(grid, res: LoadFlowResult, home_kw: np.ndarray, step0: int = 0,
                              grid.root_point, d))
     out.sort(key=lambda v: (v.step, v.kind, v.congestion_point))
     return StepCheck(tuple(out), excess, violated)
+
+
+def _phase_voltage_violations(grid, res, lim: GridLimits, kind: str, label: np.ndarray
+                              ) -> list[Violation]:
+    """Under- or over-voltages of an unbalanced result, per phase: the worst bus of each
+    phase's congestion point (a feeder's homes on that phase; above the feeders the root
+    point, whatever the phase) at each step."""
+    vm = np.asarray(res.vm_pu)  # [n_steps, n_bus, 3]
+    under = kind == "undervoltage"
+    limit = lim.vm_min_pu if under else lim.vm_max_pu
+    with np.errstate(invalid="ignore"):
+        dev = np.nan_to_num(np.maximum(limit - vm, 0.0) if under
+                            else np.maximum(vm - limit, 0.0))
+    d = Direction.DOWN if under else Direction.UP
+    out = []
+    for r in np.flatnonzero(dev.max(axis=(1, 2), initial=0.0) > 0):
+        worst: dict[str, tuple[int, int]] = {}
+        for b, ph in zip(*np.nonzero(dev[r] > 0), strict=True):
+            pt = grid.congestion.phase_point(grid.bus_point[b], int(ph))
+            if pt not in worst or dev[r, b, ph] > dev[r, worst[pt][0], worst[pt][1]]:
+                worst[pt] = (int(b), int(ph))
+        for pt, (b, ph) in worst.items():
+            out.append(Violation(int(label[r]), kind, int(grid.bus_index[b]),
+                                 float(vm[r, b, ph]), limit, pt, d, ph))
+    return out
 
 
 def severity(grid, res: LoadFlowResult, limits: GridLimits | None = None
@@ -217,8 +254,24 @@ def severity(grid, res: LoadFlowResult, limits: GridLimits | None = None
     excess = np.maximum(np.nan_to_num(res.trafo_loading_percent) - ml, 0.0).sum(axis=1) / 100.0
     excess += np.maximum(np.nan_to_num(res.line_loading_percent) - ml, 0.0).sum(axis=1) / 100.0
     groups = _bus_groups(grid)
+    phased = _phase_groups(grid) if np.ndim(res.vm_pu) == 3 else None
     for dev, _val, kind, _limit in _voltage_checks(res, lim):
         unit = 0.01 if kind == "unbalance" else 1.0
+        if phased is not None and kind != "unbalance":
+            # the worst bus of each phase of a feeder (its per-phase points), and of the
+            # root point over all phases
+            vm = np.asarray(res.vm_pu)
+            with np.errstate(invalid="ignore"):
+                dev3 = np.nan_to_num(np.maximum(lim.vm_min_pu - vm, 0.0)
+                                     if kind == "undervoltage"
+                                     else np.maximum(vm - lim.vm_max_pu, 0.0))
+            for buses, split in phased:
+                if split:
+                    for ph in range(3):
+                        excess += VOLTAGE_WEIGHT * dev3[:, buses, ph].max(axis=1)
+                else:
+                    excess += VOLTAGE_WEIGHT * dev[:, buses].max(axis=1)
+            continue
         for buses in groups:  # the worst bus of each congestion point
             excess += VOLTAGE_WEIGHT * dev[:, buses].max(axis=1) * unit
     excess[~conv] += NOT_CONVERGED_EXCESS
@@ -242,6 +295,19 @@ def _voltage_checks(res, lim: GridLimits) -> list[tuple[np.ndarray, np.ndarray, 
             dev_u = np.where(np.isnan(vuf), 0.0, np.maximum(vuf - lim.vuf_max_percent, 0.0))
             out.append((dev_u, vuf, "unbalance", lim.vuf_max_percent))
     return out
+
+
+def _phase_groups(grid) -> tuple[tuple[np.ndarray, bool], ...] | None:
+    """Bus rows of each congestion point and whether it has per-phase points (None: the grid
+    has none, a balanced grid)."""
+    cp = getattr(grid, "congestion", None)
+    if cp is None:
+        return None
+    pts = [grid.bus_point[b] for b in (g[0] for g in _bus_groups(grid) if g.size)]
+    split = [cp.phase_point(pt, 0) != pt for pt in pts]
+    if not any(split):
+        return None
+    return tuple(zip(_bus_groups(grid), split, strict=True))
 
 
 def _bus_groups(grid) -> tuple[np.ndarray, ...]:

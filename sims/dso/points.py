@@ -4,7 +4,9 @@ A congestion point is a transformer (``"transformer"``; ``"transformer-<index>"`
 has several) or a feeder leaving a transformer's LV bus (``"feeder-1"``, ``"feeder-2"``...,
 numbered in ``net.line`` order; the ext_grid's bus stands in for the LV bus of a net without
 transformer). Every bus and line belongs to its feeder's point, or to the root point (the first
-transformer's) above the feeders. See :mod:`sims.usef` for the names.
+transformer's) above the feeders. In unbalanced grids each feeder also has a point per phase
+(``"feeder-1/a"``...: its homes on that phase, :meth:`CongestionPoints.with_phases`), where a
+voltage violation of that phase is placed. See :mod:`sims.usef` for the names.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.dso.topology import Topology
-from sims.usef import TRANSFORMER, feeder_point
+from sims.usef import TRANSFORMER, feeder_point, phase_point
 
 __all__ = ["CongestionPoints"]
 
@@ -67,6 +69,31 @@ class CongestionPoints:
         for f in range(1, len(starts) + 1):
             pts[feeder_point(f)] = np.flatnonzero(home_feeder == f)
         return cls(trafo_points, root, bus_point, line_point, pts)
+
+    def with_phases(self, home_phase: np.ndarray) -> CongestionPoints:
+        """The points with one more per feeder and phase: the feeder's homes on that phase.
+
+        Parameters
+        ----------
+        home_phase
+            Phase of each home's single-phase connection (0, 1, 2 for a, b, c), column
+            order. A home's three-phase devices load every phase, but the home moves its
+            flexibility on its own phase first, so it belongs to that phase's point.
+        """
+        codes = np.asarray(home_phase)
+        pts = dict(self.points)
+        for p, cols in self.points.items():
+            if p.startswith(TRANSFORMER):
+                continue
+            for ph in range(3):
+                pts[phase_point(p, ph)] = cols[codes[cols] == ph]
+        return CongestionPoints(self.trafo_points, self.root_point, self.bus_point,
+                                self.line_point, pts)
+
+    def phase_point(self, point: str, phase: int) -> str:
+        """The point of ``phase`` of ``point`` where there is one, else ``point``."""
+        name = phase_point(point, phase)
+        return name if name in self.points else point
 
     def of_homes(self, home_ids) -> dict[str, tuple[str, ...]]:
         """Each home's congestion points (transformer and feeder), by home id.

@@ -3,12 +3,13 @@
 Loading violations scale with the element's rating; a voltage violation is measured with one
 extra batch load flow that moves every home of its congestion point by a probe.
 
-Unbalanced grids: the voltage probe is run and read per phase (the lowest phase voltage of the
-bus for an under-voltage, the highest for an over-voltage). A voltage unbalance violation is
-probed by scaling the power of the congestion point's homes that drive it (importing homes
-for direction DOWN, exporting for UP) by ``1 - UNBALANCE_PROBE`` (the emergency limitation cuts
-pro rata the same way); the loading estimates stay the balanced approximation (excess times a
-three-phase rating), the load flow of the result checks every phase.
+Unbalanced grids: the voltage probe is run and read per phase (the violated phase's voltage
+at the bus; its congestion point is that phase's homes of the feeder). A voltage unbalance
+violation is probed by scaling the power of the congestion point's homes that drive it
+(importing homes for direction DOWN, exporting for UP) by ``1 - UNBALANCE_PROBE`` (the
+emergency limitation cuts pro rata the same way); the loading estimates stay the balanced
+approximation (excess times a three-phase rating), the load flow of the result checks every
+phase.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def relief_needed_kw(grid, home_kw: np.ndarray, violations: Sequence[Violation],
             b = int(np.flatnonzero(grid.bus_index == v.element)[0])
             value = {"undervoltage": lo, "overvoltage": hi}.get(v.kind)
             value = res.vuf_percent if value is None else value
+            if v.phase >= 0 and v.kind != "unbalance":  # the violated phase's voltage
+                value = res.vm_pu[:, :, v.phase]
             dv = abs(value[k, b] - v.value)
             exc = (v.limit - v.value) if v.kind == "undervoltage" else (v.value - v.limit)
             out[i] = exc / dv * totals[k] if dv > 1e-12 and totals[k] > 0 else np.inf
