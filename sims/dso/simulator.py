@@ -105,7 +105,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.spd = cfg.steps_per_day
         self.step_h = self.step_s / 3600.0
         shared = shared_grid(GridConfig.from_dict(grid))
-        self.grid = dso_grid(shared, cfg.limits, cfg.power_factor)
+        self.grid = dso_grid(shared, cfg.limits, cfg.power_factor, cfg.three_phase_homes)
         self.negotiate = cfg.negotiate
         self.config = cfg.congestion
         self.out_dir = Path(out_dir) if out_dir else None
