@@ -5,15 +5,19 @@ Inputs (run folder, written day by day by :mod:`sims.dso.simulator` and
 :mod:`sims.aggregator.simulator`):
 ``flex_dayahead.parquet`` (one row per step: the day-ahead negotiation),
 ``flex_orders.parquet`` (one row per order and step, with the home's pre-order prognosis
-``baseline_kw``), ``flex_days.parquet`` (status, rounds, loop iterations per day),
+``baseline_kw``: the prognosis of the round the order was placed in), ``flex_days.parquet``
+(status, rounds, loop iterations per day),
 ``dso_operation.parquet`` (violations measured in operation), ``flex_payments.parquet``
 (per home and day: market settlement and flexibility payment).
 
 Delivered flexibility (measured in operation): per order and step,
 ``clip(sign * (p_measured - baseline_kw), 0, ordered_kw)`` with ``sign = -1`` for DOWN and
-``+1`` for UP, ``baseline_kw`` the home's prognosis before any order
-(:meth:`sims.dso.negotiation.NegotiationResult.delivered_kw`); its value is the delivered energy
-times the order's price.
+``+1`` for UP, ``baseline_kw`` the home's prognosis in the round the order was placed in: the
+plan its offer was made on, so the orders and rebound of earlier rounds are in it. An order of
+a later round often takes back an earlier order's rebound (a home whose EV was moved out of a
+congested interval into the next one is asked to move it again); measured from the first
+prognosis, that order would show no delivery although the home followed it. Its value is the
+delivered energy times the order's price.
 
 KPIs (``dt_h`` = step length [h]; energies = sum of the per-step powers times ``dt_h``):
 

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from sims.aggregator.config import AggregatorConfig
 from sims.dso.config import DsoRunConfig
-from sims.grid.network import GridConfig
+from sims.grid.network import GridConfig, shared_grid
 from sims.homes.config import HomesConfig
+from sims.homes.fleet import population
 from testbed.scenario import Scenario
 
 __all__ = ["FLEX_LEVELS", "aggregator_config", "base_dir", "dso_config", "grid_config",
-           "homes_config", "loop_iteration_limit"]
+           "homes_config", "loop_iteration_limit", "three_phase_homes"]
 
 #: Control levels with aggregators and the DSO.
 FLEX_LEVELS = ("market", "dso")
@@ -39,8 +40,20 @@ def homes_config(scenario: Scenario) -> HomesConfig:
 
 
 def dso_config(scenario: Scenario) -> DsoRunConfig:
-    """The DSO's parameters of a scenario."""
-    return DsoRunConfig.from_attrs(scenario)
+    """The DSO's parameters of a scenario (with the three-phase homes it connected)."""
+    return DsoRunConfig.from_attrs(scenario, three_phase_homes=three_phase_homes(scenario))
+
+
+def three_phase_homes(scenario: Scenario) -> tuple[str, ...]:
+    """Ids of a scenario's three-phase homes (a three-phase charger or heat pump), in feeder
+    order; empty without a three-phase threshold (no homes drawn then)."""
+    if scenario.ev_three_phase_above_kw is None and \
+            scenario.heat_pump_three_phase_above_kw is None:
+        return ()
+    feeder = shared_grid(grid_config(scenario)).feeder
+    specs, _ = population(homes_config(scenario), feeder.homes.index.tolist(),
+                          [int(b) for b in feeder.homes.bus])
+    return tuple(h.home_id for h in specs if h.three_phase)
 
 
 def aggregator_config(scenario: Scenario) -> AggregatorConfig:

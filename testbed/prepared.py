@@ -115,7 +115,7 @@ def prepare(scenario: Scenario) -> PreparedRun:
         dso = None
         if scenario.control in params.FLEX_LEVELS:
             cfg = params.dso_config(scenario)
-            dso = dso_grid(grid, cfg.limits, cfg.power_factor)
+            dso = dso_grid(grid, cfg.limits, cfg.power_factor, cfg.three_phase_homes)
         return PreparedRun(key, grid, homes, specs, series, grid.network_json, dso)
 
     return shared("prepared", key, build)

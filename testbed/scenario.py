@@ -81,6 +81,8 @@ class Scenario:
     connection_limit_kw: float = 23.0
     phases: str = "auto"
     vuf_max_percent: float = 2.0
+    ev_three_phase_above_kw: float | None = None
+    heat_pump_three_phase_above_kw: float | None = None
     source: Path | None = None
     text: str = field(default="", repr=False)
 
@@ -178,6 +180,19 @@ class _Reader:
             self.bad(key, f"must be one of {', '.join(choices)}", v)
             return None
         return v
+
+
+def _threshold(r: _Reader, key: str) -> float | None:
+    """A device rating above which it is three-phase [kW] (> 0), or ``false``: None."""
+    v = r.get(key, False)
+    if v is False:
+        return None
+    if (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+            or v <= 0):
+        r.bad(key, "must be a rating > 0 [kW] (devices rated above it are three-phase) or "
+              "false (none is)", v)
+        return None
+    return float(v)
 
 
 PERIOD_KEYS = {"start", "end", "import_eur_per_kwh"}
@@ -435,6 +450,10 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         r.bad("devices.building_time_constant_h", "must satisfy 0 < min <= max", list(tau))
         tau = None
     design_dk = r.number("devices.heat_pump_design_delta_k", 24.0, lo=0.0, lo_open=True)
+    # chargers and heat pumps rated above these are three-phase (false: none; the module
+    # sims.homes.devices.three_phase_home says why 7.4 kW)
+    ev3 = _threshold(r, "devices.ev_three_phase_above_kw")
+    hp3 = _threshold(r, "devices.heat_pump_three_phase_above_kw")
     band_raw = r.get("homes.comfort_band_k", {"flexible": 2.0, "moderate": 1.0,
                                               "comfort_first": 0.5})
     comfort_band = None
@@ -501,6 +520,7 @@ def parse_scenario(text: str, source: Path | str | None = None) -> Scenario:
         comfort_band_k=comfort_band,
         connection_limit_kw=float(connection_kw), phases=phases,
         vuf_max_percent=float(vuf_max),
+        ev_three_phase_above_kw=ev3, heat_pump_three_phase_above_kw=hp3,
         source=Path(source) if source is not None else None, text=text,
     )
     problems = _check_overrides(scenario)

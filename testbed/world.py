@@ -6,7 +6,8 @@ in-process simulators in the process registry, where :func:`testbed.prepared.pre
 them.
 
 The fast path routes arrays: the homes' ``Fleet`` entity (one value per home, feeder order)
-feeds the grid's ``Grid`` entity (``p_kw``, ``q_kvar``) and the collector; the ``Grid`` entity
+feeds the grid's ``Grid`` entity (``p_kw``, ``q_kvar``; in unbalanced runs also ``p3_kw``,
+``q3_kvar``, the three-phase homes' power) and the collector; the ``Grid`` entity
 feeds the collector (and the DSO's monitor). About twenty values cross mosaik per step.
 ``WorldOptions(home_entities=True)`` couples the homes to the grid home by home instead
 (``Home`` -> ``Load`` entities, what a user's own home simulators would do); the results are
@@ -148,7 +149,8 @@ def scenario_feeder(scenario: Scenario) -> Feeder:
 def dso_grid_of(scenario: Scenario) -> DsoGrid:
     """The DSO's view of a scenario's feeder (limits and power factor of the scenario)."""
     cfg = params.dso_config(scenario)
-    return dso_grid(shared_grid(params.grid_config(scenario)), cfg.limits, cfg.power_factor)
+    return dso_grid(shared_grid(params.grid_config(scenario)), cfg.limits, cfg.power_factor,
+                    cfg.three_phase_homes)
 
 
 def _tolist(value):
@@ -219,12 +221,14 @@ def _wire(world: mosaik.World, scenario: Scenario, prepared: PreparedRun, out_di
     fleet = homes_sim.Fleet.create(1)[0]
     grid = grid_sim.Grid.create(1, grid=params.grid_config(scenario).to_dict())[0]
     collector = collector_sim.Collector.create(1)[0]
+    # the three-phase part of the homes' power (three-phase homes) matters to unbalanced runs
+    powers = ("p_kw", "q_kvar", *(("p3_kw", "q3_kvar") if prepared.grid.unbalanced else ()))
     if options.home_entities:
         loads = {e.extra_info["home_id"]: e for e in grid.children if e.type == "Load"}
         for home in homes_sim.Home.create(len(home_ids)):
-            world.connect(home, loads[home.eid], "p_kw", "q_kvar")
+            world.connect(home, loads[home.eid], *powers)
     else:
-        world.connect(fleet, grid, "p_kw", "q_kvar")
+        world.connect(fleet, grid, *powers)
     world.connect(fleet, collector, *HOME_COLUMNS)
     world.connect(grid, collector, *GRID_INPUTS)
     if prepared.grid.unbalanced:

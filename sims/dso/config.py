@@ -41,6 +41,10 @@ class DsoRunConfig(Config):
         Negotiation rounds per day.
     emergency_limitation
         The operation monitor caps the homes behind a measured violation (orange regime).
+    three_phase_homes
+        Ids of the homes with a three-phase connection (the DSO's connection register): in
+        unbalanced load flows their power goes a third on each phase, as the grid
+        simulator puts it (:class:`sims.dso.grid_view.DsoGrid`).
     """
 
     start: dt.date = dt.date(2016, 1, 20)
@@ -55,6 +59,7 @@ class DsoRunConfig(Config):
     flex_price_cap_eur_per_kwh: float = 1.0
     flex_max_rounds: int = 5
     emergency_limitation: bool = False
+    three_phase_homes: tuple[str, ...] = ()
 
     @property
     def steps_per_day(self) -> int:

@@ -115,6 +115,10 @@ class DsoGrid:
     unbalanced
         The :class:`sims.grid.network.SharedGrid` of an unbalanced grid (its three-phase
         engine and the homes' connections), or None (balanced).
+    three_phase_homes
+        Ids of the homes with a three-phase connection: in unbalanced grids their power goes
+        on their three-phase connection (a third on each phase), as the grid simulator puts
+        the homes' ``p3_kw`` (:mod:`sims.homes.fleet`: a three-phase home's whole power).
 
     Attributes
     ----------
@@ -129,17 +133,25 @@ class DsoGrid:
 
     def __init__(self, net, homes: pd.DataFrame, limits: GridLimits | None = None, *,
                  power_factor: float = 0.95, loadflow: LoadFlow | None = None,
-                 unbalanced=None):
+                 unbalanced=None, three_phase_homes: Sequence[str] = ()):
         self.limits = limits or GridLimits()
         self.unbalanced = unbalanced is not None
+        self.home_ids: tuple[str, ...] = tuple(str(h) for h in homes.index)
+        self._col = {h: i for i, h in enumerate(self.home_ids)}
         if self.unbalanced:
             self.lf = None
             self.lf3 = unbalanced.loadflow3
             self._n_conn = len(unbalanced.connections)
+            # connection of each home column: [0, n) its phase, n + j its three-phase one
+            n = len(self.home_ids)
+            self._conn = np.arange(n)
+            unknown = sorted(set(three_phase_homes) - set(self._col))
+            if unknown:
+                raise ValueError(f"three_phase_homes: not homes of the grid: {unknown[:5]}")
+            for h in three_phase_homes:
+                self._conn[self._col[h]] += n
         else:
             self.lf = loadflow or LoadFlow(net)
-        self.home_ids: tuple[str, ...] = tuple(str(h) for h in homes.index)
-        self._col = {h: i for i, h in enumerate(self.home_ids)}
         self.home_load_pos = np.array([net.load.index.get_loc(x) for x in homes["load"]])
         self.tan_phi = float(np.tan(np.arccos(power_factor)))
         self.base_p_mw = net.load.p_mw.to_numpy(dtype=float).copy()
@@ -237,11 +249,10 @@ class DsoGrid:
                 else np.broadcast_to(np.atleast_2d(np.asarray(home_kvar, dtype=float)),
                                      kw.shape))
         if self.unbalanced:
-            n = self.n_homes
             p = np.zeros((kw.shape[0], self._n_conn))
             q = np.zeros_like(p)
-            p[:, :n] = kw / 1000.0
-            q[:, :n] = kvar / 1000.0
+            p[:, self._conn] = kw / 1000.0
+            q[:, self._conn] = kvar / 1000.0
             return PhaseResult.of(self.lf3.run(connection_p_mw=p, connection_q_mvar=q))
         p = np.broadcast_to(self.base_p_mw, (kw.shape[0], self.base_p_mw.size)).copy()
         q = np.broadcast_to(self.base_q_mvar, p.shape).copy()
@@ -269,17 +280,21 @@ class DsoGrid:
                                                home_kvar)
 
 
-def dso_grid(shared_grid, limits: GridLimits, power_factor: float) -> DsoGrid:
+def dso_grid(shared_grid, limits: GridLimits, power_factor: float,
+             three_phase_homes: Sequence[str] = ()) -> DsoGrid:
     """The DSO's view of a shared feeder (:class:`sims.grid.network.SharedGrid`), built once
-    per process for each set of limits and power factor, on the feeder's compiled load flow.
+    per process for each set of limits, power factor and three-phase homes, on the feeder's
+    compiled load flow.
     """
     if shared_grid.unsupported is not None:
         raise GridError(refusal(shared_grid))
-    key = content_key(shared_grid.key, limits.__dict__, power_factor)
+    three = tuple(str(h) for h in three_phase_homes)
+    key = content_key(shared_grid.key, limits.__dict__, power_factor, *((three,) if three
+                                                                        else ()))
     unbalanced = shared_grid if getattr(shared_grid, "unbalanced", False) else None
     return shared("dso_grid", key, lambda: DsoGrid(
         shared_grid.feeder.net, shared_grid.feeder.homes, limits, power_factor=power_factor,
-        loadflow=shared_grid.loadflow, unbalanced=unbalanced))
+        loadflow=shared_grid.loadflow, unbalanced=unbalanced, three_phase_homes=three))
 
 
 def refusal(shared_grid) -> str:

@@ -114,8 +114,9 @@ class NegotiationResult:
         """Flexibility delivered in operation per step [kW].
 
         For each order, at each of its steps: the move of the home's measured power from its
-        prognosis before any order (``initial.home_kw``) in the order's direction, between 0
-        and the ordered power; summed over orders.
+        prognosis of the order's round (the plan the order was a move from: later rounds'
+        prognoses already hold the earlier orders and their rebound) in the order's
+        direction, between 0 and the ordered power; summed over orders.
 
         Parameters
         ----------
@@ -126,10 +127,12 @@ class NegotiationResult:
         """
         meas = np.asarray(measured_home_kw, dtype=float)
         out = np.zeros(meas.shape[0])
+        before = {r.index: r.validation.home_kw for r in self.rounds}
         for o in self.orders:
             c = grid.column(o.home_id)
             st = np.asarray(o.offer.steps, dtype=int)
-            moved = o.offer.direction.sign * (meas[st, c] - self.initial.home_kw[st, c])
+            base = before.get(o.round, self.initial.home_kw)
+            moved = o.offer.direction.sign * (meas[st, c] - base[st, c])
             out[st] += np.clip(moved, 0.0, o.offer.power_kw)
         return out
 

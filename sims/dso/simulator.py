@@ -105,7 +105,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.spd = cfg.steps_per_day
         self.step_h = self.step_s / 3600.0
         shared = shared_grid(GridConfig.from_dict(grid))
-        self.grid = dso_grid(shared, cfg.limits, cfg.power_factor)
+        self.grid = dso_grid(shared, cfg.limits, cfg.power_factor, cfg.three_phase_homes)
         self.negotiate = cfg.negotiate
         self.config = cfg.congestion
         self.out_dir = Path(out_dir) if out_dir else None
@@ -167,16 +167,20 @@ class DsoSim(mosaik_api_v3.Simulator):
         tab.insert(0, "time", [self.start + pd.Timedelta(seconds=(day * self.spd + s)
                                                          * self.step_s) for s in tab.step])
         tab.insert(1, "day", day)
-        init_kw = res.initial.home_kw
+        # an order's relief is a move from the prognosis of the round it was placed in (the
+        # plan its offer was made on: earlier rounds' orders and their rebound included), so
+        # its delivery is measured from that prognosis, not from the first one
+        round_kw = {r.index: r.validation.home_kw for r in res.rounds}
         order_rows = []
         for o in res.orders:
             c = self.grid.column(o.home_id)
+            base_kw = round_kw[o.round]
             for s, p in zip(o.offer.steps, o.offer.power_kw, strict=True):
                 order_rows.append({
                     "day": day, "step": int(s), "round": o.round, "order_id": o.order_id,
                     "aggregator_id": o.aggregator_id, "home_id": o.home_id,
                     "direction": o.offer.direction.value, "ordered_kw": float(p),
-                    "baseline_kw": float(init_kw[s, c]),
+                    "baseline_kw": float(base_kw[s, c]),
                     "price_eur_per_kwh": float(o.offer.price_eur_per_kwh)})
         n, m = res.initial.home_kw.shape
         prognosis = pd.DataFrame({

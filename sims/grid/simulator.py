@@ -21,7 +21,8 @@ lines and transformers in the network's row order):
   consumption);
 - optional inputs ``p3_kw``, ``q3_kvar``: the part of each home's power drawn by
   three-phase devices (unbalanced runs put a third of it on each phase, the rest on the
-  home's phase; balanced runs ignore it);
+  home's phase; balanced runs ignore it). The testbed's homes send a three-phase home's
+  whole power here (:mod:`sims.homes.fleet`), 0 for the others;
 - outputs ``vm_pu`` (buses), ``line_loading_percent`` (lines), ``trafo_p_mw``,
   ``trafo_q_mvar`` (power into each transformer's HV side), ``trafo_loading_percent``,
   ``vuf_percent`` (buses: voltage unbalance factor ``|V2|/|V1|`` [%], 0 in balanced runs) and
@@ -35,7 +36,8 @@ the sums over the phases.
 Child entities (``grid.children``), one per element, with scalar attributes:
 
 - ``Load`` (eid ``Load-<net.load index>``, extra info ``home_id``, ``bus``): inputs ``p_kw``,
-  ``q_kvar`` [kW, kvar], load convention; output ``vm_pu`` of its bus (unbalanced: of its
+  ``q_kvar`` [kW, kvar], load convention, and optionally ``p3_kw``, ``q3_kvar`` (their
+  three-phase part, as the ``Grid`` arrays); output ``vm_pu`` of its bus (unbalanced: of its
   phase);
 - ``Bus`` (``Bus-<index>``): ``vm_pu`` (unbalanced: a list a, b, c);
 - ``Line`` (``Line-<index>``): ``loading_percent`` (unbalanced: a list a, b, c);
@@ -61,7 +63,7 @@ ARRAY_INPUTS = ("p_kw", "q_kvar", "p3_kw", "q3_kvar")
 ARRAY_OUTPUTS = ("vm_pu", "line_loading_percent", "trafo_p_mw", "trafo_q_mvar",
                  "trafo_loading_percent", "vuf_percent", "losses_mw", "converged")
 CHILD_ATTRS = {
-    "Load": ("p_kw", "q_kvar", "vm_pu"),
+    "Load": ("p_kw", "q_kvar", "p3_kw", "q3_kvar", "vm_pu"),
     "Bus": ("vm_pu",),
     "Line": ("loading_percent",),
     "Transformer": ("loading_percent", "p_mw", "q_mvar"),
@@ -132,10 +134,10 @@ class GridSim(mosaik_api_v3.Simulator):
                         target[:] = sum(np.asarray(v, dtype=float) for v in vals.values())
                 continue
             j = self.load_home[eid]
-            if "p_kw" in attrs:
-                self.p_kw[j] = sum(attrs["p_kw"].values())
-            if "q_kvar" in attrs:
-                self.q_kvar[j] = sum(attrs["q_kvar"].values())
+            for name, target in (("p_kw", self.p_kw), ("q_kvar", self.q_kvar),
+                                 ("p3_kw", self.p3_kw), ("q3_kvar", self.q3_kvar)):
+                if name in attrs:
+                    target[j] = sum(attrs[name].values())
         if self.unbalanced:
             self.result = self.model.solve(self.p_kw, self.q_kvar, self.p3_kw, self.q3_kvar)
         else:

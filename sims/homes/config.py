@@ -77,6 +77,10 @@ class HomesConfig(Config):
         Indoor-outdoor temperature difference a heat pump is sized for [K].
     comfort_band_k
         Pre-heating band above the set point per prosumer category [K].
+    ev_three_phase_above_kw, heat_pump_three_phase_above_kw
+        EV chargers and heat pumps rated above these [kW] are three-phase, and so is the
+        connection of their home (:func:`sims.homes.devices.three_phase_home`); None: every
+        charger (heat pump) is single-phase.
     """
 
     seed: int = 42
@@ -111,6 +115,8 @@ class HomesConfig(Config):
     heat_pump_design_delta_k: float = 24.0
     comfort_band_k: dict[str, float] = field(
         default_factory=lambda: {"flexible": 2.0, "moderate": 1.0, "comfort_first": 0.5})
+    ev_three_phase_above_kw: float | None = None
+    heat_pump_three_phase_above_kw: float | None = None
 
     @property
     def steps_per_day(self) -> int:

@@ -126,6 +126,10 @@ class HomeSpec:
     max_import_kw, max_export_kw
         Connection limits [kW]; the scenario's ``homes.connection_limit_kw`` (default
         :data:`CONNECTION_LIMIT_KW`, a UK 100 A single-phase cut-out at 230 V).
+    three_phase
+        Whether the home has a three-phase connection (because of a three-phase EV charger or
+        heat pump, :func:`three_phase_home`); its whole net power is then balanced over the
+        three phases (a third on each) in unbalanced load flows.
     """
 
     home_id: str
@@ -143,3 +147,29 @@ class HomeSpec:
     max_import_kw: float = CONNECTION_LIMIT_KW
     max_export_kw: float = CONNECTION_LIMIT_KW
     extra: dict = field(default_factory=dict, compare=False)
+    three_phase: bool = False
+
+
+def three_phase_home(ev: ElectricVehicle | None, heat_pump: HeatPump | None,
+                     ev_three_phase_above_kw: float | None,
+                     heat_pump_three_phase_above_kw: float | None) -> bool:
+    """Whether a home's devices make it a three-phase connection.
+
+    A UK home is supplied on one phase unless a device needs more than a single-phase
+    circuit gives: an EV charger rated above ``ev_three_phase_above_kw`` (7.4 kW, 32 A at
+    230 V, is the largest single-phase charger: 11 and 22 kW chargers are three-phase) or a
+    heat pump rated above ``heat_pump_three_phase_above_kw`` [kW, electrical]. None: no
+    device of that kind is three-phase.
+
+    Parameters
+    ----------
+    ev, heat_pump
+        The home's devices (None where it has none).
+    ev_three_phase_above_kw, heat_pump_three_phase_above_kw
+        Ratings above which the device is three-phase [kW], or None.
+    """
+    ev3 = (ev is not None and ev_three_phase_above_kw is not None
+           and ev.charger_kw > ev_three_phase_above_kw)
+    hp3 = (heat_pump is not None and heat_pump_three_phase_above_kw is not None
+           and heat_pump.rated_kw > heat_pump_three_phase_above_kw)
+    return bool(ev3 or hp3)

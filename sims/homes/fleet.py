@@ -26,6 +26,12 @@ forecast of the homes no aggregator manages, for the DSO) and :meth:`HomeFleet.a
 
 Arrays of :meth:`HomeFleet.step` hold one value per home in feeder order (the order of
 ``homes``).
+
+Three-phase homes (:attr:`sims.homes.devices.HomeSpec.three_phase`: a three-phase EV charger
+or heat pump): ``p3_kw``, ``q3_kvar`` are the part of ``p_kw``, ``q_kvar`` drawn on three
+phases, a third on each (the grid simulator's inputs of the same names). A three-phase home's
+whole net power is three-phase (its installer spreads its single-phase circuits over the
+phases); every other home's is 0.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ from sims.serial import from_jsonable, to_jsonable
 from sims.tariff import Tariff
 
 OUTPUTS = ("p_kw", "q_kvar", "base_kw", "pv_kw", "ev_kw", "hp_kw", "appliance_kw",
-           "battery_kw", "soc", "controlled", "fallback", "limited_kw")
+           "battery_kw", "soc", "controlled", "fallback", "limited_kw", "p3_kw", "q3_kvar")
 
 
 def population(cfg: HomesConfig, home_ids: list[str], buses: list[int]
@@ -130,6 +136,8 @@ class HomeFleet:
         self.cems_homes = [i for i, h in enumerate(homes)
                            if h.cems and cfg.control in CONTROLLED_LEVELS]
         self.tan_phi = np.array([math.tan(math.acos(h.power_factor)) for h in homes])
+        self.three_phase = np.array([i for i, h in enumerate(homes) if h.three_phase],
+                                    dtype=np.int64)
         self.timestamps = run_timestamps(cfg)
         self.operators: dict[int, Operator] = {}
         self.appliance_kw = np.zeros((self.spd, self.n))
@@ -399,6 +407,9 @@ class HomeFleet:
         for i, (lo, hi) in (caps or {}).items():
             self.limit(out, i, lo, hi)
         out["q_kvar"][:] = (out["base_kw"] + out["hp_kw"]) * self.tan_phi
+        i3 = self.three_phase
+        out["p3_kw"][i3] = out["p_kw"][i3]
+        out["q3_kvar"][i3] = out["q_kvar"][i3]
         return out
 
     @staticmethod

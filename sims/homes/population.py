@@ -24,7 +24,7 @@ import pandas as pd
 
 from sims.homes import profile_data
 from sims.homes.config import HomesConfig
-from sims.homes.devices import Battery, ElectricVehicle, HeatPump, HomeSpec
+from sims.homes.devices import Battery, ElectricVehicle, HeatPump, HomeSpec, three_phase_home
 from sims.homes.profile_data import BASE_PROFILES, EV_PROFILES, HP_PROFILES
 
 
@@ -38,7 +38,9 @@ def draw_homes(scenario: HomesConfig, home_ids: list[str], buses: list[int]) -> 
     """Draw every home's devices and sizes from the scenario seed.
 
     Technologies are allocated to exact shares of the homes (``round(share * n)``), to homes
-    drawn at random without replacement; batteries go to PV homes only.
+    drawn at random without replacement; batteries go to PV homes only. A home is three-phase
+    when its EV charger or heat pump is rated above the scenario's threshold
+    (:func:`sims.homes.devices.three_phase_home`): a rule on the drawn ratings, no draw.
 
     Parameters
     ----------
@@ -103,6 +105,8 @@ def draw_homes(scenario: HomesConfig, home_ids: list[str], buses: list[int]) -> 
         tau_h = float(rng.uniform(*scenario.building_time_constant_h))
         building = heat_pump_building(scenario, hp_kw, hp_profile, category, cop_u=cop_u,
                                       tau_h=tau_h)
+        ev = ElectricVehicle(charger_kw=charger, profile=ev_profile) if i in has_ev else None
+        hp = HeatPump(rated_kw=hp_kw, profile=hp_profile, **building) if i in has_hp else None
         specs.append(HomeSpec(
             home_id=hid,
             bus=int(bus),
@@ -112,9 +116,8 @@ def draw_homes(scenario: HomesConfig, home_ids: list[str], buses: list[int]) -> 
             battery=Battery(capacity_kwh=bat_kwh, power_kw=scenario.battery_kw,
                             efficiency_roundtrip=scenario.battery_efficiency)
             if i in has_battery else None,
-            ev=ElectricVehicle(charger_kw=charger, profile=ev_profile) if i in has_ev else None,
-            heat_pump=HeatPump(rated_kw=hp_kw, profile=hp_profile, **building)
-            if i in has_hp else None,
+            ev=ev,
+            heat_pump=hp,
             cems=i in has_cems,
             category=category,
             smart_appliances=i in has_smart,
@@ -124,6 +127,10 @@ def draw_homes(scenario: HomesConfig, home_ids: list[str], buses: list[int]) -> 
             extra={"pv_factor": pv_factor, "base_day_offset": base_day_offset,
                    "base_step_offset": base_step_offset, "ev_day_offset": ev_day_offset,
                    "ev_step_offset": ev_step_offset, "hp_step_offset": hp_step_offset},
+            # no draw: the ratings drawn above decide (a rule, so every other draw is kept)
+            three_phase=three_phase_home(
+                ev, hp, getattr(scenario, "ev_three_phase_above_kw", None),
+                getattr(scenario, "heat_pump_three_phase_above_kw", None)),
         ))
     return specs
 

@@ -12,7 +12,9 @@ Models
 (``home_ids``). Outputs (persistent): :data:`sims.homes.fleet.OUTPUTS`: ``p_kw``, ``q_kvar``
 (net, load convention: > 0 is import), ``base_kw``, ``pv_kw`` (generation >= 0), ``ev_kw``,
 ``hp_kw``, ``appliance_kw``, ``battery_kw`` (> 0 charging), ``soc`` [-], ``controlled``,
-``fallback`` (1.0 or 0.0), ``limited_kw`` (cut by the DSO's emergency limitation, >= 0).
+``fallback`` (1.0 or 0.0), ``limited_kw`` (cut by the DSO's emergency limitation, >= 0),
+``p3_kw``, ``q3_kvar`` (the three-phase part of ``p_kw``, ``q_kvar``: a three-phase home's
+whole power, 0 for single-phase homes; for the grid simulator's inputs of the same names).
 Day-ahead outputs (events, at the first step of a day with ``wait_for_plans``):
 ``day_plans`` (:meth:`~sims.homes.fleet.HomeFleet.plans_message`, for the aggregators) and
 ``unmanaged_kw`` (:meth:`~sims.homes.fleet.HomeFleet.unmanaged_message`, for the DSO).

@@ -92,16 +92,21 @@ def test_dso_orders_flexibility_and_homes_deliver_it(runs):
     assert len(orders) > 0 and (orders.price_eur_per_kwh <= 1.0).all()
 
 
-@pytest.mark.xfail(reason="known bug, not fixed: on the unbalanced feeder with perfect "
-                   "forecasts the homes deliver 44.72 of 49.22 kWh ordered (balanced: 19.94 of "
-                   "19.94); a home's later order in a round seems to replace its earlier one",
-                   strict=True)
 def test_unbalanced_delivery_equals_orders_with_perfect_forecasts(tmp_path):
     s = _scenario(tmp_path, "tight3", **TIGHT, phases="unbalanced", base_error=0.0,
                   pv_error=0.0)
-    k = run_scenario(s.with_overrides(control="dso"), tmp_path / "dso", progress=False).kpis
+    out = tmp_path / "dso"
+    k = run_scenario(s.with_overrides(control="dso"), out, progress=False).kpis
     assert k["flex.ordered_kwh"] > 0
     assert k["flex.delivered_kwh"] == pytest.approx(k["flex.ordered_kwh"], rel=1e-6)
+    # the case that made it fail when delivery was measured from the first prognosis: a home
+    # ordered in a later round, at a step where its first prognosis already had the power the
+    # order asks for (the order takes back an earlier order's rebound)
+    orders = pd.read_parquet(out / "flex_orders.parquet")
+    prog = pd.read_parquet(out / "flex_prognosis.parquet").set_index(["step", "home_id"])
+    first = prog.initial_kw.loc[list(zip(orders.step, orders.home_id, strict=True))].to_numpy()
+    later = (orders["round"] > 0) & (orders.ordered_kw > 0.1)
+    assert (later & (np.abs(orders.baseline_kw - first) > 0.1)).any()
 
 
 def test_an_order_never_congests_another_interval(runs):

@@ -246,3 +246,18 @@ def test_delivered_is_the_measured_move_capped_at_the_order(tiny_grid):
     assert res.delivered_kw(tiny_grid, measured)[1] == pytest.approx(40.0)
     measured[1, 0] = DAY[1, 0] + 5.0  # the wrong way: nothing delivered
     assert res.delivered_kw(tiny_grid, measured)[1] == 0.0
+
+
+def test_delivered_is_measured_from_the_prognosis_of_the_orders_round(tiny_grid):
+    """Two rounds each order 15 kW down from H1 at step 1; a home that delivers only the
+    first has delivered 15 kW, not 30 (the second order is a move from round 1's prognosis,
+    which already holds the first)."""
+    agg = FakeAggregator(DAY, offer_kw=15.0)
+    res = negotiate(tiny_grid, [agg], DsoConfig(max_rounds=5))
+    by_round = sorted(o.round for o in res.orders)
+    assert by_round[:2] == [0, 1]
+    measured = DAY.copy()
+    measured[1, 0] -= 15.0
+    assert res.delivered_kw(tiny_grid, measured)[1] == pytest.approx(15.0)
+    measured[1, 0] -= 15.0 * (len(res.orders) - 1)  # every order delivered
+    assert res.delivered_kw(tiny_grid, measured)[1] == pytest.approx(15.0 * len(res.orders))
