@@ -164,7 +164,8 @@ class DsoGrid:
         self.topology = topo = Topology.of(net, homes)
         self.congestion = cp = CongestionPoints.of(net, topo)
         if self.unbalanced:  # a voltage violation of one phase goes to that phase's homes
-            self.congestion = cp = cp.with_phases(unbalanced.phase_codes)
+            self.congestion = cp = cp.with_phases(unbalanced.phase_codes,
+                                                  self._conn >= self.n_homes)
         self.trafo_down = topo.trafo_down
         self.line_down = topo.line_down
         self.trafo_points = cp.trafo_points

@@ -70,23 +70,28 @@ class CongestionPoints:
             pts[feeder_point(f)] = np.flatnonzero(home_feeder == f)
         return cls(trafo_points, root, bus_point, line_point, pts)
 
-    def with_phases(self, home_phase: np.ndarray) -> CongestionPoints:
+    def with_phases(self, home_phase: np.ndarray,
+                    three_phase: np.ndarray | None = None) -> CongestionPoints:
         """The points with one more per feeder and phase: the feeder's homes on that phase.
 
         Parameters
         ----------
         home_phase
             Phase of each home's single-phase connection (0, 1, 2 for a, b, c), column
-            order. A home's three-phase devices load every phase, but the home moves its
-            flexibility on its own phase first, so it belongs to that phase's point.
+            order.
+        three_phase
+            ``[n_homes]`` bool: the home has a three-phase connection (its power a third on
+            each phase), so it belongs to the point of every phase of its feeder.
         """
         codes = np.asarray(home_phase)
+        every = (np.zeros(codes.size, dtype=bool) if three_phase is None
+                 else np.asarray(three_phase, dtype=bool))
         pts = dict(self.points)
         for p, cols in self.points.items():
             if p.startswith(TRANSFORMER):
                 continue
             for ph in range(3):
-                pts[phase_point(p, ph)] = cols[codes[cols] == ph]
+                pts[phase_point(p, ph)] = cols[(codes[cols] == ph) | every[cols]]
         return CongestionPoints(self.trafo_points, self.root_point, self.bus_point,
                                 self.line_point, pts)
 

@@ -84,3 +84,17 @@ def test_severity_counts_the_worst_bus_of_each_phase(unb):
     k = kw.copy()
     k[f1[unb.phase_codes[f1] == 1]] = 8.0
     assert g.severity(g.run(k))[0][0] < exc[0] - 1e-4
+
+
+def test_a_three_phase_home_belongs_to_every_phase_of_its_feeder(unb):
+    g1 = dso_grid(unb, GridLimits(), 0.95)
+    three = g1.home_ids[:2]
+    g = dso_grid(unb, GridLimits(), 0.95, three_phase_homes=three)
+    for h in three:
+        c = g.column(h)
+        feeder = next(p for p in g.points if p.startswith("feeder") and "/" not in p
+                      and c in g.points[p])
+        assert all(c in g.points[f"{feeder}/{ph}"] for ph in "abc")
+        assert sum(p.startswith(feeder + "/") for p in g.congestion_points_of_homes()[h]) == 3
+    single = g.home_ids[2]
+    assert sum("/" in p for p in g.congestion_points_of_homes()[single]) == 1
