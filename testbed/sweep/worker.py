@@ -3,9 +3,12 @@
 A warm worker reuses what does not change between tasks, through
 :func:`testbed.prepared.prepare` and the process registry behind it (:mod:`sims.registry`):
 the scenario's feeder and its compiled load flow, the DSO's view of the grid (keyed by the
-grid's parameters, so every day and level of a feeder shares them), the simbench profile
-columns (:mod:`sims.homes.profile_data`), and the compiled numba kernels; all of them are
-read-only in a run. Results are never cached: every task writes its own run folder.
+grid's parameters, so every day and level of a feeder shares them), the homes of each day,
+the simbench profile columns (:mod:`sims.homes.profile_data`), and the compiled numba kernels;
+all of them are read-only in a run. Each task sizes the registry to its sweep
+(:func:`sims.registry.reserve` with the sweep's distinct feeder-days, ``Task.keep``), so a
+worker keeps what it built for the sweep instead of rebuilding feeders evicted by others.
+Results are never cached: every task writes its own run folder.
 
 Threads: a worker runs one task at a time on one core. Each task caps numba at one thread
 (``numba.set_num_threads(1)`` in the task's thread, so the load flow's batches run on it alone)
@@ -25,6 +28,7 @@ import shutil
 import time
 from pathlib import Path
 
+from sims import registry
 from testbed.scenario import parse_scenario
 from testbed.sweep.tasks import Task, folder_complete
 
@@ -84,6 +88,8 @@ def run_task(task: Task) -> dict:
         return out
     try:
         _cap_threads()
+        if task.keep:
+            registry.reserve(task.keep)
         import numba
 
         out["numba_threads"] = (numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
