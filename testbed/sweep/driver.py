@@ -21,6 +21,7 @@ from testbed.scenario import Scenario
 from testbed.sweep.collect import annual_table, district_table, sweep_table
 from testbed.sweep.days import resolve_days
 from testbed.sweep.manifest import write_manifest
+from testbed.sweep.placement import DEPTH, Placement
 from testbed.sweep.tasks import Task, complete_meta, make_tasks, project_version
 from testbed.sweep.worker import THREAD_ENV, one_line, run_task
 
@@ -38,6 +39,7 @@ class SweepSummary:
     skipped: int
     wall_s: float
     tasks_s: float = 0.0
+    tasks_cpu_s: float = 0.0
 
 
 @contextmanager
@@ -78,6 +80,43 @@ def dask_client(workers: int = 2, scheduler: str | None = None, security=None
             yield client
     finally:
         cluster.close()
+
+
+def _submitter(client, task_fn: Callable[[Task], dict], placement: Placement,
+               refresh_s: float = 1.0) -> Callable[..., list]:
+    """``submit(done_key=None)``: note that the task ``done_key`` finished, then submit what
+    each worker should run next (:mod:`testbed.sweep.placement`) until every worker has
+    :data:`DEPTH` tasks; return the new futures. The list of workers is asked of the scheduler
+    at most every ``refresh_s`` (workers that join get tasks; while there is none, the tasks go
+    to no worker in particular)."""
+    where: dict[str, str | None] = {}  # future key -> its worker
+    load: dict[str | None, int] = {}
+    seen = {"at": -refresh_s, "workers": []}
+
+    def workers() -> list[str]:
+        now = time.monotonic()
+        if now - seen["at"] >= refresh_s:
+            seen["at"], seen["workers"] = now, sorted(client.scheduler_info()["workers"])
+        return seen["workers"] or [None]
+
+    def submit(done_key: str | None = None) -> list:
+        if done_key is not None:
+            load[where.pop(done_key)] -= 1
+        new = []
+        for w in workers():
+            while load.get(w, 0) < DEPTH:
+                task = placement.next_for(w)
+                if task is None:
+                    return new
+                key = f"cosim-{task.key}"
+                new.append(client.submit(task_fn, task, key=key, pure=False,
+                                         workers=None if w is None else [w],
+                                         allow_other_workers=True))
+                where[key] = w
+                load[w] = load.get(w, 0) + 1
+        return new
+
+    return submit
 
 
 def _header(levels: list[str], days: str, n_days: int, feeders: int | None) -> dict:
@@ -149,25 +188,28 @@ def run_sweep(scenarios: list[Scenario], levels: list[str], out_dir: str | Path,
           f"{skipped} complete already, {len(pending)} to run -> {out_dir}", file=sys.stderr)
     done = failed = 0
     t_tasks = t_last = time.perf_counter()
+    c_tasks = c_last = time.process_time()
     try:
         if pending:
             with dask_client(workers, scheduler, security) as client:
                 from distributed import as_completed
 
                 by_key = {f"cosim-{t.key}": t for t in pending}
-                t_tasks = time.perf_counter()
-                futures = [client.submit(task_fn, t, key=k, pure=False)
-                           for k, t in by_key.items()]
+                placement = Placement(pending)
+                submit = _submitter(client, task_fn, placement)
+                t_tasks, c_tasks = time.perf_counter(), time.process_time()
+                futures = as_completed(submit())
                 bar = tqdm(total=len(pending), unit="task", desc="sweep", file=sys.stderr,
                            disable=not progress, dynamic_ncols=True)
-                for fut in as_completed(futures):
+                for fut in futures:
                     task = by_key[fut.key]
+                    futures.update(submit(fut.key))
                     try:
                         res = fut.result()
                     except Exception as exc:  # noqa: BLE001 - a worker died, a task raised
                         res = {"status": "failed", "error": one_line(exc), "wall_s": None}
                     fut.release()
-                    t_last = time.perf_counter()
+                    t_last, c_last = time.perf_counter(), time.process_time()
                     status = "complete" if res["status"] in ("complete", "skipped") \
                         else "failed"
                     state[task.key] = {"status": status, "error": res.get("error", ""),
@@ -187,7 +229,7 @@ def run_sweep(scenarios: list[Scenario], levels: list[str], out_dir: str | Path,
     return SweepSummary(out_dir=out_dir, total=len(tasks), complete=complete,
                         failed=sum(s["status"] == "failed" for s in state.values()),
                         ran=done + failed, skipped=skipped, wall_s=time.perf_counter() - t0,
-                        tasks_s=t_last - t_tasks)
+                        tasks_s=t_last - t_tasks, tasks_cpu_s=c_last - c_tasks)
 
 
 def _write_tables(out_dir: Path, tasks: list[Task], state: dict[str, dict],
