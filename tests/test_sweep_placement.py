@@ -21,9 +21,10 @@ def _tasks(feeders: int, per_feeder: int, scenario: str = "s") -> list[Task]:
 def _run(placement: Placement, workers: list[str], depth: int = 2) -> dict[str, list[Task]]:
     """Hand out every task: each worker in turn takes ``depth`` tasks, then one at a time as
     if its tasks finished in turn."""
+    placement.set_workers(workers)
     got = {w: [] for w in workers}
-    for w in workers:
-        for _ in range(depth):
+    for _ in range(depth):
+        for w in workers:
             t = placement.next_for(w)
             if t is not None:
                 got[w].append(t)
@@ -47,8 +48,25 @@ def test_more_feeders_than_workers_each_feeder_runs_on_one_worker():
             assert [t.day for t in ts if t.feeder == f] == [0, 1, 2, 3]
 
 
+def test_each_worker_gets_the_same_feeders_when_the_sweep_runs_again():
+    runs = [_run(Placement(_tasks(6, 2)), ["a", "b", "c"]) for _ in range(2)]
+    for got in runs:
+        assert {w: sorted({t.feeder for t in ts}) for w, ts in got.items()} == {
+            "a": [1, 4], "b": [2, 5], "c": [3, 6]}
+
+
+def test_a_worker_without_groups_of_its_own_takes_the_last_one_nobody_started():
+    placement = Placement(_tasks(4, 2))
+    placement.set_workers(["a", "b"])
+    assert [placement.next_for("a").feeder for _ in range(2)] == [1, 1]
+    assert [placement.next_for("a").feeder for _ in range(2)] == [3, 3]
+    assert placement.next_for("a").feeder == 4  # b's, which b would have reached last
+    assert placement.next_for("b").feeder == 2
+
+
 def test_one_feeder_on_two_workers_is_split_in_halves():
     placement = Placement(_tasks(1, 6))
+    placement.set_workers(["a", "b"])
     a = [placement.next_for("a")]
     b = placement.next_for("b")  # nothing fresh: the back half of the feeder's tasks
     assert (a[0].day, b.day) == (0, 3)
@@ -60,6 +78,7 @@ def test_one_feeder_on_two_workers_is_split_in_halves():
 
 def test_a_worker_that_runs_out_helps_with_the_largest_group_left():
     placement = Placement(_tasks(2, 4))
+    placement.set_workers(["a", "b"])
     assert placement.next_for("a").feeder == 1
     assert placement.next_for("b").feeder == 2
     for _ in range(3):
@@ -117,16 +136,20 @@ def test_the_driver_keeps_two_tasks_per_worker_each_restricted_loosely_to_it():
         assert loose is True and len(workers) == 1 and key == f"cosim-{task.key}"
         on.setdefault(workers[0], set()).add(task.feeder)
     assert on == {"tcp://a:1": {1}, "tcp://b:1": {2}}
+    # one task each before any worker gets a second
+    assert [w[0] for _, _, w, _ in client.submitted] == ["tcp://a:1", "tcp://b:1"] * 2
     assert submit() == []  # every worker has its two
-    more = submit(first[0])  # a's first task finished: a gets feeder 1's third
+    of_a = [k for _, k, w, _ in client.submitted if w == ["tcp://a:1"]]
+    more = submit(of_a[0])  # a's first task finished: a gets feeder 1's third
     assert len(more) == 1 and client.submitted[-1][0].feeder == 1
     assert client.submitted[-1][2] == ["tcp://a:1"]
-    more = submit(first[1])  # a's second: feeder 1 is done, so a takes feeder 3
+    submit(of_a[1])  # a's second: feeder 1 is handed out, so a takes feeder 3, its own
     assert client.submitted[-1][0].feeder == 3
-    client.workers.append("tcp://c:1")  # a worker joins: it gets feeder 4
-    more = submit(first[2])
-    assert {(t.feeder, w[0]) for t, _, w, _ in client.submitted[-len(more):]} >= {
-        (4, "tcp://c:1")}
+    assert client.submitted[-1][2] == ["tcp://a:1"]
+    client.workers.append("tcp://c:1")  # a worker joins: it gets feeder 4, nobody's yet
+    of_b = [k for _, k, w, _ in client.submitted if w == ["tcp://b:1"]]
+    more = submit(of_b[0])
+    assert ("tcp://c:1", 4) in {(w[0], t.feeder) for t, _, w, _ in client.submitted}
 
 
 def test_with_no_worker_yet_the_driver_submits_unrestricted():

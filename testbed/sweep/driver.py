@@ -97,14 +97,17 @@ def _submitter(client, task_fn: Callable[[Task], dict], placement: Placement,
         now = time.monotonic()
         if now - seen["at"] >= refresh_s:
             seen["at"], seen["workers"] = now, sorted(client.scheduler_info()["workers"])
+            placement.set_workers(seen["workers"])
         return seen["workers"] or [None]
 
     def submit(done_key: str | None = None) -> list:
         if done_key is not None:
             load[where.pop(done_key)] -= 1
         new = []
-        for w in workers():
-            while load.get(w, 0) < DEPTH:
+        for depth in range(1, DEPTH + 1):  # every worker one task before any gets two
+            for w in workers():
+                if load.get(w, 0) >= depth:
+                    continue
                 task = placement.next_for(w)
                 if task is None:
                     return new
