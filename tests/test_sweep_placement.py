@@ -112,12 +112,13 @@ def test_make_tasks_sizes_the_registry_to_the_sweeps_feeder_days(tmp_path):
 class _StubClient:
     """What the driver asks of a Dask client: the workers, and submit (recorded)."""
 
-    def __init__(self, workers):
+    def __init__(self, workers, nthreads=None):
         self.workers = workers
+        self.nthreads = nthreads or {}
         self.submitted = []
 
     def scheduler_info(self):
-        return {"workers": {w: {} for w in self.workers}}
+        return {"workers": {w: {"nthreads": self.nthreads.get(w, 1)} for w in self.workers}}
 
     def submit(self, fn, task, *, key, pure, workers, allow_other_workers):
         self.submitted.append((task, key, workers, allow_other_workers))
@@ -159,3 +160,14 @@ def test_with_no_worker_yet_the_driver_submits_unrestricted():
     submit = _submitter(client, lambda t: {}, Placement(_tasks(1, 3)), refresh_s=0.0)
     assert len(submit()) == 2
     assert {w for _, _, w, _ in client.submitted} == {None}
+
+
+def test_a_worker_of_several_threads_gets_a_task_per_thread_plus_one():
+    from testbed.sweep.driver import _submitter
+
+    client = _StubClient(["tcp://a:1", "tcp://b:1"], nthreads={"tcp://b:1": 3})
+    submit = _submitter(client, lambda t: {}, Placement(_tasks(2, 6)), refresh_s=0.0)
+    assert len(submit()) == 2 + 4
+    on = [w[0] for _, _, w, _ in client.submitted]
+    assert on[:2] == ["tcp://a:1", "tcp://b:1"]
+    assert (on.count("tcp://a:1"), on.count("tcp://b:1")) == (2, 4)

@@ -86,27 +86,31 @@ def _submitter(client, task_fn: Callable[[Task], dict], placement: Placement,
                refresh_s: float = 1.0) -> Callable[..., list]:
     """``submit(done_key=None)``: note that the task ``done_key`` finished, then submit what
     each worker should run next (:mod:`testbed.sweep.placement`) until every worker has
-    :data:`DEPTH` tasks; return the new futures. The list of workers is asked of the scheduler
-    at most every ``refresh_s`` (workers that join get tasks; while there is none, the tasks go
-    to no worker in particular)."""
+    :data:`DEPTH` tasks per thread plus one; return the new futures. The workers are asked of
+    the scheduler at most every ``refresh_s`` (workers that join get tasks; while there is
+    none, two tasks go to no worker in particular)."""
     where: dict[str, str | None] = {}  # future key -> its worker
     load: dict[str | None, int] = {}
-    seen = {"at": -refresh_s, "workers": []}
+    seen = {"at": -refresh_s, "slots": {}}
 
-    def workers() -> list[str]:
+    def slots() -> dict[str | None, int]:
         now = time.monotonic()
         if now - seen["at"] >= refresh_s:
-            seen["at"], seen["workers"] = now, sorted(client.scheduler_info()["workers"])
-            placement.set_workers(seen["workers"])
-        return seen["workers"] or [None]
+            info = client.scheduler_info()["workers"]
+            seen["at"] = now
+            seen["slots"] = {w: DEPTH * max(1, int(info[w].get("nthreads", 1))) + 1
+                             for w in sorted(info)}
+            placement.set_workers(list(seen["slots"]))
+        return seen["slots"] or {None: DEPTH + 1}
 
     def submit(done_key: str | None = None) -> list:
         if done_key is not None:
             load[where.pop(done_key)] -= 1
         new = []
-        for depth in range(1, DEPTH + 1):  # every worker one task before any gets two
-            for w in workers():
-                if load.get(w, 0) >= depth:
+        room = slots()
+        for depth in range(1, max(room.values()) + 1):  # one task each before any gets two
+            for w, n in room.items():
+                if load.get(w, 0) >= min(depth, n):
                     continue
                 task = placement.next_for(w)
                 if task is None:

@@ -17,8 +17,9 @@ each free worker, in this order:
 
 So each feeder is built on one worker while there are at least as many groups as workers,
 and a district of fewer feeders than workers still keeps every worker busy. The driver keeps
-:data:`DEPTH` tasks per worker submitted (one running, the next queued, so a worker never
-waits for the driver; the first round gives every worker one task before any gets a second),
+:data:`DEPTH` tasks per worker thread submitted, plus one (a worker of one thread: one
+running, the next queued, so a worker never waits for the driver; the first round gives every
+worker one task before any gets a second),
 each restricted loosely to its worker (``workers=[address], allow_other_workers=True``): if
 the worker leaves, Dask runs its tasks elsewhere. Placement changes where a task runs, never
 what it computes.
@@ -33,8 +34,9 @@ from testbed.sweep.tasks import Task
 
 __all__ = ["DEPTH", "Placement"]
 
-#: Tasks submitted per worker at a time (one running, the next queued).
-DEPTH = 2
+#: Tasks submitted per worker thread at a time, plus one queued (one thread: one running,
+#: the next queued).
+DEPTH = 1
 
 
 class Placement:
