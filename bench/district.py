@@ -8,9 +8,11 @@ separate sweep tasks (``cosim sweep --feeders K``) on a local cluster started on
 up (each worker runs a task before the timing). For each K, a first sweep builds the
 district's feeders in the workers (each feeder in the worker its tasks go to:
 :mod:`testbed.sweep.placement`; its time is shown as ``first_s``), then ``--repeat`` sweeps of
-the same district (each into its own folder) are timed: the time from the first task
-submitted to the last result, divided by the home-days (K x days x homes), best and median
-(on a shared machine the best repeat is the closest to the machine's capacity). The workers'
+each district (each into its own folder; the Ks interleaved, in reverse order every other
+round, so that a shared machine's load drifting over minutes weighs on every K alike) are
+timed: the time from the first task submitted to the last result, divided by the home-days
+(K x days x homes), best and median (on a shared machine the best repeat is the closest to
+the machine's capacity). The workers'
 registry keeps what the sweep built (:func:`sims.registry.reserve`), so the timed sweeps are
 the warm cost of the tasks at every K. The 1-worker speed-up: the K = 4 district on a second
 cluster of 1 worker, each of its repeats run right after one on 2 workers (so that both see
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import time
 import warnings
@@ -93,17 +96,20 @@ def main() -> None:
     k_ref = 4 if 4 in ks else ks[-1]
     out = args.out or Path("runs") / f"bench-district-{time.strftime('%Y%m%d-%H%M%S')}"
     rows = []
+    load0 = os.getloadavg()
     with cluster(args.workers) as many, cluster(1) as one:
         for c, name in ((many, "warm-up"), (one, "warm-up-1")):
             run_sweep([sc], [args.level], out / name, n_days=max(2, args.workers),
                       progress=False, scheduler=c.scheduler_address)
+        firsts = {k: sweep(sc, k, args, out / f"k{k}" / "first", many.scheduler_address)
+                  for k in ks}
+        runs, split = {k: [] for k in ks}, {k: [] for k in ks}
+        for r in range(args.repeat):  # the Ks interleaved, the order reversed every repeat
+            for k in ks if r % 2 == 0 else ks[::-1]:
+                runs[k].append(sweep(sc, k, args, out / f"k{k}" / f"r{r}",
+                                     many.scheduler_address, split[k]))
         for k in ks:
-            first = sweep(sc, k, args, out / f"k{k}" / "first", many.scheduler_address)
-            runs, split = [], []
-            for r in range(args.repeat):
-                runs.append(sweep(sc, k, args, out / f"k{k}" / f"r{r}",
-                                  many.scheduler_address, split))
-            rows.append(row(sc, k, args, first, runs, split))
+            rows.append(row(sc, k, args, firsts[k], runs[k], split[k]))
             print({key: round(v, 4) if isinstance(v, float) else v
                    for key, v in rows[-1].items()}, flush=True)
         # 1 worker against 2, paired repeats
@@ -119,6 +125,9 @@ def main() -> None:
                   f"workers {two.tasks_s:.2f} s ({solo.tasks_s / two.tasks_s:.2f} x)",
                   flush=True)
     table = pd.DataFrame(rows)
+    print(f"load average of the machine (1, 5, 15 min) at the start: "
+          f"{', '.join(f'{x:.2f}' for x in load0)}; at the end: "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     with pd.option_context("display.float_format", "{:,.2f}".format, "display.width", 250,
                            "display.max_columns", 30):
         print(table.to_string(index=False))
