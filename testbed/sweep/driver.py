@@ -1,10 +1,12 @@
 """Run a sweep on Dask distributed: a LocalCluster on loopback, or a running scheduler.
 
 :func:`run_sweep` computes (or reuses) the days of every scenario, writes the manifest, skips
-every task whose folder is complete, runs the others on the cluster (one task per worker at a
-time), records each result in the manifest as it arrives, and writes ``sweep.parquet``,
-``annual.parquet`` (and ``district.parquet``) at the end. A failing task is recorded with its
-one-line error and the sweep goes on. See :mod:`testbed.sweep` for the folder layout.
+every task whose folder is complete, runs the others on the cluster (the tasks of a feeder on
+one worker, one task running and the next queued per worker thread:
+:mod:`testbed.sweep.placement`), records each result in the manifest as it arrives, and
+writes ``sweep.parquet``, ``annual.parquet`` (and ``district.parquet``) at the end. A failing
+task is recorded with its one-line error and the sweep goes on. See :mod:`testbed.sweep` for
+the folder layout.
 """
 
 from __future__ import annotations
