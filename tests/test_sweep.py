@@ -268,9 +268,14 @@ def test_sweep_through_a_tls_scheduler(tmp_path):
 def test_a_district_runs_each_feeder_as_tasks_and_adds_them_up(cluster, tmp_path):
     scen = _write_scenarios(tmp_path / "scenarios")
     out = tmp_path / "out"
+    ran = []
     s = run_sweep([load_scenario(scen / "alpha.toml")], ["none"], out, n_days=2, feeders=2,
-                  scheduler=cluster.scheduler_address, progress=False)
+                  scheduler=cluster.scheduler_address, progress=False,
+                  on_result=lambda t, r: ran.append((t.feeder, r["pid"])))
     assert (s.total, s.complete) == (4, 4)
+    # the tasks of a feeder go to one worker (Dask may move one to a worker left idle)
+    pids = {f: {p for g, p in ran if g == f} for f in (1, 2)}
+    assert min(len(p) for p in pids.values()) == 1 and len(set.union(*pids.values())) == 2
     table = pd.read_parquet(out / "sweep.parquet")
     assert sorted(table.feeder.unique()) == [1, 2]
     for t in read_manifest(out)["tasks"]:

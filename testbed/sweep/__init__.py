@@ -34,8 +34,10 @@ scenario file or the version gives new keys, hence new folders.
 
 Modules: :mod:`~testbed.sweep.tasks` (tasks, keys, folders), :mod:`~testbed.sweep.worker`
 (``run_task`` and the per-process memo), :mod:`~testbed.sweep.manifest`,
-:mod:`~testbed.sweep.collect` (sweep, annual and district tables), :mod:`~testbed.sweep.driver`
-(the Dask cluster, progress, resume). ``read_sweep(folder)`` reads a sweep folder back.
+:mod:`~testbed.sweep.collect` (sweep, annual and district tables),
+:mod:`~testbed.sweep.placement` (which worker runs which task: a feeder's tasks on one worker),
+:mod:`~testbed.sweep.driver` (the Dask cluster, progress, resume). ``read_sweep(folder)``
+reads a sweep folder back.
 """
 
 from testbed.sweep.collect import read_sweep

@@ -1,10 +1,12 @@
 """Run a sweep on Dask distributed: a LocalCluster on loopback, or a running scheduler.
 
 :func:`run_sweep` computes (or reuses) the days of every scenario, writes the manifest, skips
-every task whose folder is complete, runs the others on the cluster (one task per worker at a
-time), records each result in the manifest as it arrives, and writes ``sweep.parquet``,
-``annual.parquet`` (and ``district.parquet``) at the end. A failing task is recorded with its
-one-line error and the sweep goes on. See :mod:`testbed.sweep` for the folder layout.
+every task whose folder is complete, runs the others on the cluster (the tasks of a feeder on
+one worker, one task running and the next queued per worker thread:
+:mod:`testbed.sweep.placement`), records each result in the manifest as it arrives, and
+writes ``sweep.parquet``, ``annual.parquet`` (and ``district.parquet``) at the end. A failing
+task is recorded with its one-line error and the sweep goes on. See :mod:`testbed.sweep` for
+the folder layout.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from testbed.scenario import Scenario
 from testbed.sweep.collect import annual_table, district_table, sweep_table
 from testbed.sweep.days import resolve_days
 from testbed.sweep.manifest import write_manifest
+from testbed.sweep.placement import DEPTH, Placement
 from testbed.sweep.tasks import Task, complete_meta, make_tasks, project_version
 from testbed.sweep.worker import THREAD_ENV, one_line, run_task
 
@@ -38,6 +41,7 @@ class SweepSummary:
     skipped: int
     wall_s: float
     tasks_s: float = 0.0
+    tasks_cpu_s: float = 0.0
 
 
 @contextmanager
@@ -78,6 +82,50 @@ def dask_client(workers: int = 2, scheduler: str | None = None, security=None
             yield client
     finally:
         cluster.close()
+
+
+def _submitter(client, task_fn: Callable[[Task], dict], placement: Placement,
+               refresh_s: float = 1.0) -> Callable[..., list]:
+    """``submit(done_key=None)``: note that the task ``done_key`` finished, then submit what
+    each worker should run next (:mod:`testbed.sweep.placement`) until every worker has
+    :data:`DEPTH` tasks per thread plus one; return the new futures. The workers are asked of
+    the scheduler at most every ``refresh_s`` (workers that join get tasks; while there is
+    none, two tasks go to no worker in particular)."""
+    where: dict[str, str | None] = {}  # future key -> its worker
+    load: dict[str | None, int] = {}
+    seen = {"at": -refresh_s, "slots": {}}
+
+    def slots() -> dict[str | None, int]:
+        now = time.monotonic()
+        if now - seen["at"] >= refresh_s:
+            info = client.scheduler_info()["workers"]
+            seen["at"] = now
+            seen["slots"] = {w: DEPTH * max(1, int(info[w].get("nthreads", 1))) + 1
+                             for w in sorted(info)}
+            placement.set_workers(list(seen["slots"]))
+        return seen["slots"] or {None: DEPTH + 1}
+
+    def submit(done_key: str | None = None) -> list:
+        if done_key is not None:
+            load[where.pop(done_key)] -= 1
+        new = []
+        room = slots()
+        for depth in range(1, max(room.values()) + 1):  # one task each before any gets two
+            for w, n in room.items():
+                if load.get(w, 0) >= min(depth, n):
+                    continue
+                task = placement.next_for(w)
+                if task is None:
+                    return new
+                key = f"cosim-{task.key}"
+                new.append(client.submit(task_fn, task, key=key, pure=False,
+                                         workers=None if w is None else [w],
+                                         allow_other_workers=True))
+                where[key] = w
+                load[w] = load.get(w, 0) + 1
+        return new
+
+    return submit
 
 
 def _header(levels: list[str], days: str, n_days: int, feeders: int | None) -> dict:
@@ -149,25 +197,28 @@ def run_sweep(scenarios: list[Scenario], levels: list[str], out_dir: str | Path,
           f"{skipped} complete already, {len(pending)} to run -> {out_dir}", file=sys.stderr)
     done = failed = 0
     t_tasks = t_last = time.perf_counter()
+    c_tasks = c_last = time.process_time()
     try:
         if pending:
             with dask_client(workers, scheduler, security) as client:
                 from distributed import as_completed
 
                 by_key = {f"cosim-{t.key}": t for t in pending}
-                t_tasks = time.perf_counter()
-                futures = [client.submit(task_fn, t, key=k, pure=False)
-                           for k, t in by_key.items()]
+                placement = Placement(pending)
+                submit = _submitter(client, task_fn, placement)
+                t_tasks, c_tasks = time.perf_counter(), time.process_time()
+                futures = as_completed(submit())
                 bar = tqdm(total=len(pending), unit="task", desc="sweep", file=sys.stderr,
                            disable=not progress, dynamic_ncols=True)
-                for fut in as_completed(futures):
+                for fut in futures:
                     task = by_key[fut.key]
+                    futures.update(submit(fut.key))
                     try:
                         res = fut.result()
                     except Exception as exc:  # noqa: BLE001 - a worker died, a task raised
                         res = {"status": "failed", "error": one_line(exc), "wall_s": None}
                     fut.release()
-                    t_last = time.perf_counter()
+                    t_last, c_last = time.perf_counter(), time.process_time()
                     status = "complete" if res["status"] in ("complete", "skipped") \
                         else "failed"
                     state[task.key] = {"status": status, "error": res.get("error", ""),
@@ -187,7 +238,7 @@ def run_sweep(scenarios: list[Scenario], levels: list[str], out_dir: str | Path,
     return SweepSummary(out_dir=out_dir, total=len(tasks), complete=complete,
                         failed=sum(s["status"] == "failed" for s in state.values()),
                         ran=done + failed, skipped=skipped, wall_s=time.perf_counter() - t0,
-                        tasks_s=t_last - t_tasks)
+                        tasks_s=t_last - t_tasks, tasks_cpu_s=c_last - c_tasks)
 
 
 def _write_tables(out_dir: Path, tasks: list[Task], state: dict[str, dict],

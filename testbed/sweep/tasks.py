@@ -9,7 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -74,7 +74,12 @@ def sweep_scenario(scenario: Scenario, layout_seed: int | None = None) -> Scenar
 
 @dataclass(frozen=True)
 class Task:
-    """One run of a sweep. ``text`` is the scenario as run (parse it with ``source``)."""
+    """One run of a sweep. ``text`` is the scenario as run (parse it with ``source``).
+
+    ``keep`` is a hint, not part of the task's identity (nor of its key or manifest row): the
+    distinct (scenario, feeder, day) of the sweep, which the worker's registry is sized to
+    keep (:func:`sims.registry.reserve`).
+    """
 
     key: str
     scenario: str
@@ -86,12 +91,18 @@ class Task:
     folder: str
     text: str
     source: str
+    keep: int = 0
+
+    @property
+    def group(self) -> tuple[str, int]:
+        """The tasks that share a feeder and its homes: (scenario, feeder)."""
+        return (self.scenario, self.feeder)
 
     def row(self) -> dict:
-        """The task's manifest fields (everything but the scenario text)."""
+        """The task's manifest fields (everything but the scenario text and the hint)."""
         d = asdict(self)
-        d.pop("text")
-        d.pop("source")
+        for name in ("text", "source", "keep"):
+            d.pop(name)
         return d
 
 
@@ -139,7 +150,8 @@ def make_tasks(scenarios: list[Scenario], days: dict[str, pd.DataFrame], levels:
                                     date=row.date, weight=float(row.weight), level=level,
                                     folder=str(folder), text=text,
                                     source=str(sc.source) if sc.source else ""))
-    return out
+    keep = len({(t.scenario, t.feeder, t.date) for t in out})
+    return [replace(t, keep=keep) for t in out]
 
 
 def complete_meta(folder: str | Path) -> dict | None:
