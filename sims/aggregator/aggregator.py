@@ -193,6 +193,36 @@ class Aggregator:
         list of FlexOffer
             Possibly empty (no home of the point has flexibility there at an acceptable price).
         """
+        return self.offers_many([request])[0]
+
+    def offers_many(self, requests: Sequence[FlexRequest]) -> list[list[FlexOffer]]:
+        """Answer several requests of a round: the same offers as :meth:`offers` for each,
+        with every re-plan in one call of the re-planner (a pool then works through all of
+        them at once instead of waiting for the slowest plan of each request).
+
+        Parameters
+        ----------
+        requests
+            The DSO's requests.
+
+        Returns
+        -------
+        list of list of FlexOffer
+            The offers for each request, in request order.
+        """
+        jobs = [self._candidates(r) for r in requests]
+        ins = [j[1] for cands in jobs for j in cands]
+        bands = [j[2] for cands in jobs for j in cands]
+        sigs = [j[3] for cands in jobs for j in cands]
+        new = iter(self.replan(ins, bands, sigs) if ins else [])
+        out = []
+        for request, cands in zip(requests, jobs, strict=True):
+            plans = [next(new) for _ in cands]
+            out.append(self._price(request, cands, plans))
+        return out
+
+    def _candidates(self, request: FlexRequest) -> list[tuple[str, CemsInput, Band, object]]:
+        """``(home, input, band, signal)`` of each home to re-plan for a request."""
         steps = np.asarray(request.steps, dtype=int)
         cap_kw = np.asarray(request.max_kw, dtype=float)
         down = request.direction is Direction.DOWN
@@ -210,9 +240,7 @@ class Aggregator:
         cands.sort(key=lambda c: (-c[0], c[1]))
         if self.max_offers_per_request is not None:
             cands = cands[: self.max_offers_per_request]
-        if not cands:
-            return []
-        ins, bands, sigs = [], [], []
+        out = []
         for _, h, flex in cands:
             cur = self.plans[h].net_kw
             lo, hi = self.bands.get(h, (np.full(self._n, -np.inf), np.full(self._n, np.inf)))
@@ -227,12 +255,14 @@ class Aggregator:
                 lo[steps[move]] = np.maximum(lo[steps[move]], target[move])
                 lo[guard] = np.maximum(lo[guard], cur[guard])
             hi = np.maximum(hi, lo)  # never an empty band: the standing band wins
-            ins.append(self.inputs[h])
-            bands.append(Band(lo, hi, self.band_penalty))
-            sigs.append(self.signals.get(h))
-        new = self.replan(ins, bands, sigs)
+            out.append((h, self.inputs[h], Band(lo, hi, self.band_penalty), self.signals.get(h)))
+        return out
+
+    def _price(self, request: FlexRequest, cands, plans: Sequence[Plan]) -> list[FlexOffer]:
+        """The offers of a request from its candidates' re-plans."""
+        steps = np.asarray(request.steps, dtype=int)
         out = []
-        for (_, h, _flex), band, sig, plan in zip(cands, bands, sigs, new, strict=True):
+        for (h, _inp, band, sig), plan in zip(cands, plans, strict=True):
             if plan.fallback or self._breaks_standing_band(h, plan):
                 continue
             cur = self.plans[h]

@@ -186,7 +186,7 @@ class AggregatorSim(mosaik_api_v3.Simulator):
             for eid, m in msgs.items():
                 agg = self.aggs[eid]
                 reqs = [from_dict(x) for x in m["items"]]
-                offers = [o for q in reqs for o in agg.offers(q)]
+                offers = [o for per in agg.offers_many(reqs) for o in per]
                 self.out[eid] = {"to_dso": {"kind": "offers",
                                             "items": [to_dict(o) for o in offers]}}
         elif kind == "orders":

@@ -339,10 +339,19 @@ def negotiate(grid: DsoGrid, aggregators: Sequence[AggregatorLike],
         requests = session.on_prognoses(prognoses())
         if session.done:
             break
-        offers = [o for a in aggregators for q in requests for o in a.offers(q)]
+        offers = [o for a in aggregators for per in _offers_of(a, requests) for o in per]
         orders = session.on_offers(offers)
         if session.done:
             break
         for a in aggregators:
             a.dispatch(orders)
     return session.result()
+
+
+def _offers_of(agg: AggregatorLike, requests: Sequence[FlexRequest]) -> list[list[FlexOffer]]:
+    """An aggregator's offers for each request: in one batch where it can
+    (:meth:`sims.aggregator.aggregator.Aggregator.offers_many`), else request by request."""
+    many = getattr(agg, "offers_many", None)
+    if many is not None:
+        return many(requests)
+    return [agg.offers(q) for q in requests]

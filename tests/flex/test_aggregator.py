@@ -161,3 +161,28 @@ def test_payments_split_order_money_between_home_and_aggregator(homes):
     assert (pay.market_settlement_eur <= 1e-12).all()
     assert pay.net_cost_eur.to_numpy() == pytest.approx(
         (pay.bill_eur + pay.market_settlement_eur - pay.flex_payment_eur).to_numpy())
+
+
+def test_offers_many_is_offers_request_by_request_in_one_replan(homes):
+    inputs, plans = homes
+    calls = []
+
+    def counting(ins, bands, sigs):
+        calls.append(len(ins))
+        return [plan_day(i, band=b, price_signal_eur_per_kwh=s)
+                for i, b, s in zip(ins, bands, sigs, strict=True)]
+
+    reqs = [evening_request(plans), evening_request(plans, point="feeder-2"),
+            evening_request(plans, point="feeder-9")]
+    one = [Aggregator("A", inputs, plans, POINTS).offers(q) for q in reqs]
+    agg = Aggregator("A", inputs, plans, POINTS, replan=counting)
+    many = agg.offers_many(reqs)
+    n = [len(agg._candidates(q)) for q in reqs]
+    assert n[0] > 0 and n[1] > 0 and n[2] == 0
+    assert calls == [sum(n)]  # every re-plan of the three requests in one call
+    assert len(many) == 3 and many[2] == [] and len(many[0]) > 0
+    for a, b in zip(one, many, strict=True):
+        assert [(o.offer_id, o.price_eur_per_kwh) for o in a] == \
+            [(o.offer_id, o.price_eur_per_kwh) for o in b]
+        for x, y in zip(a, b, strict=True):
+            assert np.array_equal(x.delta_kw, y.delta_kw)
