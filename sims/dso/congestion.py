@@ -300,6 +300,7 @@ class _Trials:
         ``make(key) -> (steps, rows)``."""
         need = [(k, *make(k)) for k in keys if k not in self._done]
         idx = np.concatenate([st for _, st, _ in need]) if need else np.zeros(0, int)
+        exc, vio = np.zeros(0), np.zeros(0, dtype=bool)
         if idx.size:
             kw = np.concatenate([rows for _, _, rows in need])
             q = None if self.q is None else self.q[idx]
@@ -307,8 +308,7 @@ class _Trials:
             self.load_flow_steps += idx.size
         a = 0
         for k, st, rows in need:
-            self._done[k] = (st, rows, exc[a:a + st.size] if st.size else np.zeros(0),
-                             vio[a:a + st.size] if st.size else np.zeros(0, bool))
+            self._done[k] = (st, rows, exc[a:a + st.size], vio[a:a + st.size])
             a += st.size
 
     def outcome(self, key: int) -> tuple[np.ndarray, np.ndarray]:
@@ -364,26 +364,20 @@ def select_offers(grid: DsoGrid, val: Validation, offers: Sequence[FlexOffer],
               and o.delta_kw.size == n]
     if cong.size == 0 or not offers:
         return none
-    # 1. each offer alone, on the congested steps (only those it changes are run)
+    # 1. each offer alone, on the congested steps (only those it changes are run), all in
+    #    one load flow: trials on the day of the congested steps
     q = val.home_kvar
-    base_cong = val.check.excess[cong]
-    moved = [np.flatnonzero(o.delta_kw[cong] != 0) for o in offers]
-    rows = np.concatenate([cong[m] for m in moved])
-    batch = base[rows]
-    a = 0
-    for o, m in zip(offers, moved, strict=True):
-        batch[a:a + m.size, grid.column(o.home_id)] += o.delta_kw[cong[m]]
-        a += m.size
-    exc_rows = (grid.severity(grid.run(batch, None if q is None else q[rows]))[0]
-                if rows.size else np.zeros(0))
-    lf_steps += rows.size
-    relief = np.empty(len(offers))
-    a = 0
-    for i, m in enumerate(moved):
-        e = base_cong.copy()
-        e[m] = exc_rows[a:a + m.size]
-        relief[i] = float(base_cong.sum()) - float(e.sum())
-        a += m.size
+    cong_day = _Day(base[cong], val.check.excess[cong], val.check.violated[cong])
+    alone = _Trials(grid, None if q is None else q[cong], cong_day)
+
+    def only(k: int) -> tuple[np.ndarray, np.ndarray]:
+        m = np.flatnonzero(offers[k].delta_kw[cong] != 0)
+        return m, _apply(grid, base, [offers[k]], cong[m])  # m: rows of the congested day
+
+    alone.evaluate(range(len(offers)), only)
+    lf_steps += alone.load_flow_steps
+    base_exc = float(cong_day.excess.sum())
+    relief = np.array([base_exc - float(alone.outcome(k)[0].sum()) for k in range(len(offers))])
     helpful = [k for k in range(len(offers)) if relief[k] > config.tol_excess]
     if not helpful:
         return Selection((), False, val, {}, lf_steps)

@@ -207,9 +207,7 @@ def _phase_voltage_violations(grid, res, lim: GridLimits, kind: str, label: np.n
     vm = np.asarray(res.vm_pu)  # [n_steps, n_bus, 3]
     under = kind == "undervoltage"
     limit = lim.vm_min_pu if under else lim.vm_max_pu
-    with np.errstate(invalid="ignore"):
-        dev = np.nan_to_num(np.maximum(limit - vm, 0.0) if under
-                            else np.maximum(vm - limit, 0.0))
+    dev = _phase_deviation(vm, lim, kind)
     d = Direction.DOWN if under else Direction.UP
     out = []
     for r in np.flatnonzero(dev.max(axis=(1, 2), initial=0.0) > 0):
@@ -253,27 +251,18 @@ def severity(grid, res: LoadFlowResult, limits: GridLimits | None = None
     conv = np.asarray(res.converged)
     excess = np.maximum(np.nan_to_num(res.trafo_loading_percent) - ml, 0.0).sum(axis=1) / 100.0
     excess += np.maximum(np.nan_to_num(res.line_loading_percent) - ml, 0.0).sum(axis=1) / 100.0
-    groups = _bus_groups(grid)
-    phased = _phase_groups(grid) if np.ndim(res.vm_pu) == 3 else None
+    groups = _point_groups(grid)
+    phased = np.ndim(res.vm_pu) == 3 and any(split for _, split in groups)
     for dev, _val, kind, _limit in _voltage_checks(res, lim):
         unit = 0.01 if kind == "unbalance" else 1.0
-        if phased is not None and kind != "unbalance":
-            # the worst bus of each phase of a feeder (its per-phase points), and of the
-            # root point over all phases
-            vm = np.asarray(res.vm_pu)
-            with np.errstate(invalid="ignore"):
-                dev3 = np.nan_to_num(np.maximum(lim.vm_min_pu - vm, 0.0)
-                                     if kind == "undervoltage"
-                                     else np.maximum(vm - lim.vm_max_pu, 0.0))
-            for buses, split in phased:
-                if split:
-                    for ph in range(3):
-                        excess += VOLTAGE_WEIGHT * dev3[:, buses, ph].max(axis=1)
-                else:
-                    excess += VOLTAGE_WEIGHT * dev[:, buses].max(axis=1)
-            continue
-        for buses in groups:  # the worst bus of each congestion point
-            excess += VOLTAGE_WEIGHT * dev[:, buses].max(axis=1) * unit
+        dev3 = (_phase_deviation(res.vm_pu, lim, kind) if phased and kind != "unbalance"
+                else None)
+        for buses, split in groups:  # the worst bus of each congestion point
+            if split and dev3 is not None:  # of each phase of a feeder (its per-phase points)
+                for ph in range(3):
+                    excess += VOLTAGE_WEIGHT * dev3[:, buses, ph].max(axis=1)
+            else:
+                excess += VOLTAGE_WEIGHT * dev[:, buses].max(axis=1) * unit
     excess[~conv] += NOT_CONVERGED_EXCESS
     return excess, (excess > 0) | ~conv
 
@@ -297,27 +286,27 @@ def _voltage_checks(res, lim: GridLimits) -> list[tuple[np.ndarray, np.ndarray, 
     return out
 
 
-def _phase_groups(grid) -> tuple[tuple[np.ndarray, bool], ...] | None:
-    """Bus rows of each congestion point and whether it has per-phase points (None: the grid
-    has none, a balanced grid)."""
-    cp = getattr(grid, "congestion", None)
-    if cp is None:
-        return None
-    pts = [grid.bus_point[b] for b in (g[0] for g in _bus_groups(grid) if g.size)]
-    split = [cp.phase_point(pt, 0) != pt for pt in pts]
-    if not any(split):
-        return None
-    return tuple(zip(_bus_groups(grid), split, strict=True))
+def _phase_deviation(vm, lim: GridLimits, kind: str) -> np.ndarray:
+    """Excursion of each phase voltage out of the band [p.u.] (>= 0, 0 where NaN),
+    ``[n_steps, n_bus, 3]``, for ``kind`` ``"undervoltage"`` or ``"overvoltage"``."""
+    vm = np.asarray(vm)
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(np.maximum(lim.vm_min_pu - vm, 0.0) if kind == "undervoltage"
+                             else np.maximum(vm - lim.vm_max_pu, 0.0))
 
 
-def _bus_groups(grid) -> tuple[np.ndarray, ...]:
-    """Bus rows of each congestion point (cached on the grid)."""
-    groups = getattr(grid, "_bus_groups_cache", None)
+def _point_groups(grid) -> tuple[tuple[np.ndarray, bool], ...]:
+    """Bus rows of each congestion point of the buses, and whether the point has per-phase
+    points (a feeder of an unbalanced grid); cached on the grid."""
+    groups = getattr(grid, "_point_groups_cache", None)
     if groups is None:
         points = np.asarray(grid.bus_point, dtype=object)
-        groups = tuple(np.flatnonzero(points == pt) for pt in dict.fromkeys(grid.bus_point))
+        cp = getattr(grid, "congestion", None)
+        groups = tuple((np.flatnonzero(points == pt),
+                        cp is not None and cp.phase_point(pt, 0) != pt)
+                       for pt in dict.fromkeys(grid.bus_point))
         try:
-            grid._bus_groups_cache = groups
+            grid._point_groups_cache = groups
         except AttributeError:  # a frozen grid-like object: recomputed each call
             pass
     return groups
