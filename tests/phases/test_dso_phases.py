@@ -12,13 +12,7 @@ from sims.dso.operation import OperationMonitor, emergency_limitation
 from sims.grid.model import GridModel
 from sims.grid.network import GridConfig, shared_grid
 from sims.usef import Direction
-
-BASE = dict(grid_source="reference", n_homes=30, n_feeders=2, layout_seed=3)
-
-
-@pytest.fixture(scope="module")
-def unb():
-    return shared_grid(GridConfig(**BASE, phases="unbalanced"))
+from tests.phases.conftest import BASE
 
 
 def test_dso_load_flow_is_the_grid_simulators_per_phase(unb):

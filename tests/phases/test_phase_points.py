@@ -8,15 +8,7 @@ import pytest
 
 from sims.dso.grid_view import dso_grid
 from sims.dso.limits import VOLTAGE_WEIGHT, GridLimits
-from sims.grid.network import GridConfig, shared_grid
 from sims.usef import Direction
-
-BASE = dict(grid_source="reference", n_homes=30, n_feeders=2, layout_seed=3)
-
-
-@pytest.fixture(scope="module")
-def unb():
-    return shared_grid(GridConfig(**BASE, phases="unbalanced"))
 
 
 def test_each_feeder_has_a_point_per_phase_with_its_homes_on_that_phase(unb):
